@@ -1,0 +1,47 @@
+import type { BatchStatus } from '@imagefleet/core';
+import { CliError } from './cli-error.js';
+
+/** The producer's HTTP API as the CLI uses it. */
+export class ApiClient {
+  constructor(readonly baseUrl: string) {}
+
+  private async request(path: string, init?: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), init);
+    } catch (error) {
+      throw new CliError(`Cannot reach the imagefleet API at ${this.baseUrl} (${(error as Error).cause ?? (error as Error).message}); start it with 'imagefleet up' or set IMAGEFLEET_API`);
+    }
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as { message?: string };
+      throw new CliError(`API ${init?.method ?? 'GET'} ${path} answered ${response.status}: ${body.message ?? response.statusText}`);
+    }
+    return response;
+  }
+
+  async createBatch(body: unknown): Promise<{ batchId: string; created: boolean }> {
+    const response = await this.request('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return (await response.json()) as { batchId: string; created: boolean };
+  }
+
+  async batchStatus(batchId: string): Promise<BatchStatus> {
+    return (await (await this.request(`/v1/batches/${encodeURIComponent(batchId)}`)).json()) as BatchStatus;
+  }
+
+  /** NDJSON lines of the batch's results, streamed. */
+  async *results(batchId: string): AsyncGenerator<string> {
+    const response = await this.request(`/v1/batches/${encodeURIComponent(batchId)}/results`);
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line) yield line;
+      }
+    }
+    if (buffered.trim()) yield buffered.trim();
+  }
+}

@@ -1,0 +1,5 @@
+export * from './cli-error.js';
+export * from './csv.js';
+export * from './progress.js';
+export * from './local-redis.js';
+export { sourceFromTarget } from './commands/submit.js';

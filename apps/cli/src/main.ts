@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError } from '@imagefleet/core';
+import { ApiClient } from './api-client.js';
+import { CliError, ExitCode } from './cli-error.js';
+import { progressLine } from './progress.js';
+import { exportResults } from './commands/results.js';
+import { demo } from './commands/demo.js';
+import { serveUntilSignal, startStack } from './commands/serve.js';
+import { submit } from './commands/submit.js';
+
+const USAGE = `Usage: imagefleet <command> [options]
+
+Commands:
+  up                         API + worker in one process (starts redis-server if none answers)
+  producer                   the HTTP API only
+  worker                     a queue worker only
+  submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
+  status <batchId> [--json]
+  results <batchId> [--format jsonl|csv] [--out FILE]
+  demo [dir] [--task inspect]  run a batch over the bundled samples on embedded defaults
+
+Options: --api URL (default $IMAGEFLEET_API or http://127.0.0.1:8080)
+Exit codes: 0 ok, 1 error, 2 usage or configuration, 3 batch finished with failed inputs, 4 batch cancelled`;
+
+function apiClient(flag: string | undefined): ApiClient {
+  return new ApiClient(flag ?? process.env.IMAGEFLEET_API ?? 'http://127.0.0.1:8080');
+}
+
+function parseJsonObject(text: string | undefined, flag: string): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new CliError(`${flag} must be a JSON object`, ExitCode.usage);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      task: { type: 'string', default: 'inspect' },
+      wait: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      format: { type: 'string', default: 'jsonl' },
+      out: { type: 'string' },
+      api: { type: 'string' },
+      options: { type: 'string' },
+      webhook: { type: 'string' },
+      'batch-id': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? ExitCode.ok : ExitCode.usage;
+  }
+  const need = (what: string) => {
+    if (!rest[0]) throw new CliError(`${command} needs ${what}\n${USAGE}`, ExitCode.usage);
+    return rest[0];
+  };
+  switch (command) {
+    case 'up': {
+      const env = { ...process.env, LOCAL_SOURCE_ROOTS: process.env.LOCAL_SOURCE_ROOTS ?? process.cwd() };
+      await serveUntilSignal(await startStack({ producer: true, worker: true, localRedis: true }, env));
+      return ExitCode.ok;
+    }
+    case 'producer':
+      await serveUntilSignal(await startStack({ producer: true, worker: false, localRedis: false }, process.env));
+      return ExitCode.ok;
+    case 'worker':
+      await serveUntilSignal(await startStack({ producer: false, worker: true, localRedis: false }, process.env));
+      return ExitCode.ok;
+    case 'submit':
+      return submit(apiClient(values.api), need('a directory or s3://bucket/prefix'), {
+        task: values.task,
+        wait: values.wait,
+        options: parseJsonObject(values.options, '--options'),
+        webhook: values.webhook,
+        batchId: values['batch-id'],
+      });
+    case 'status': {
+      const status = await apiClient(values.api).batchStatus(need('a batch id'));
+      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : `${status.id} ${status.state}\n${progressLine(status)}\n`);
+      return ExitCode.ok;
+    }
+    case 'results':
+      return exportResults(apiClient(values.api), need('a batch id'), values.format, values.out);
+    case 'demo':
+      return demo(rest[0], values.task);
+    default:
+      throw new CliError(`Unknown command ${JSON.stringify(command)}\n${USAGE}`, ExitCode.usage);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof CliError) {
+      process.stderr.write(`imagefleet: ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`imagefleet: ${error.message}\n`);
+      process.exit(ExitCode.usage);
+    }
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`imagefleet: ${(error as Error).message}\n`);
+      process.exit(ExitCode.usage);
+    }
+    process.stderr.write(`imagefleet: ${(error as Error).message ?? String(error)}\n`);
+    process.exit(ExitCode.failure);
+  },
+);

@@ -1,0 +1,39 @@
+import type { BatchStatus, ResultLine } from '@imagefleet/core';
+import type { ApiClient } from './api-client.js';
+import { getTask } from '@imagefleet/tasks';
+import { formatSeconds } from './progress.js';
+
+function compact(value: unknown, width: number): string {
+  const text = JSON.stringify(value) ?? '';
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+/** A one-screen summary: counts, speed, failures by code and the first few results. */
+export async function batchSummary(client: ApiClient, status: BatchStatus, sampleCount = 5): Promise<string> {
+  const failuresByCode = new Map<string, number>();
+  const samples: ResultLine[] = [];
+  for await (const raw of client.results(status.id)) {
+    const line = JSON.parse(raw) as ResultLine;
+    if (line.status === 'failed' && line.error) failuresByCode.set(line.error.code, (failuresByCode.get(line.error.code) ?? 0) + 1);
+    else if (samples.length < sampleCount) samples.push(line);
+  }
+  const seconds = status.finishedAt ? (Date.parse(status.finishedAt) - Date.parse(status.createdAt)) / 1000 : null;
+  const codes = [...failuresByCode].map(([code, count]) => `${code}: ${count}`).join(', ');
+  const lines = [
+    '',
+    `Batch ${status.id} (${status.task}): ${status.state}`,
+    `  inputs   ${status.total} analysed, ${status.skipped} skipped (not image files)`,
+    `  ok       ${status.completed}`,
+    `  failed   ${status.failed}${codes ? `  (${codes})` : ''}`,
+    `  time     ${formatSeconds(seconds)}  ${status.throughput.toFixed(1)} images/s`,
+  ];
+  if (samples.length > 0) {
+    lines.push('  first results:');
+    const task = getTask(status.task);
+    for (const sample of samples) {
+      lines.push(`    ${sample.key.padEnd(28)} ${task ? task.describe(sample.result) : compact(sample.result, 110)}`);
+    }
+  }
+  lines.push(`  all results: imagefleet results ${status.id} [--format csv] [--out FILE]`, '');
+  return lines.join('\n');
+}

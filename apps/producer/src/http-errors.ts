@@ -1,0 +1,10 @@
+import type { FastifyReply } from 'fastify';
+
+/** Error bodies share one shape: { error: <code>, message: <what is wrong, naming the field> }. */
+export function badRequest(reply: FastifyReply, message: string) {
+  return reply.code(400).send({ error: 'bad_request', message });
+}
+
+export function notFound(reply: FastifyReply, what: string) {
+  return reply.code(404).send({ error: 'not_found', message: `${what} not found` });
+}

@@ -1,0 +1,6 @@
+export * from './deps.js';
+export * from './app.js';
+export * from './lister.js';
+export * from './source.js';
+export * from './run-producer.js';
+export { safeFileName } from './routes/uploads.js';

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import { pingRedis } from '@imagefleet/jobs';
+import type { ProducerDeps } from '../deps.js';
+
+/** /healthz: the process is up. /readyz: Redis and the result/upload stores answer. /metrics: Prometheus. */
+export function healthRoutes(deps: ProducerDeps) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.get('/healthz', async () => ({ status: 'ok' }));
+
+    app.get('/readyz', async (_request, reply) => {
+      const checks = {
+        redis: pingRedis(deps.redis),
+        results: deps.stores.open(deps.config.resultsUrl).ping(),
+        uploads: deps.stores.open(deps.config.uploadsUrl).ping(),
+      };
+      const names = Object.keys(checks) as (keyof typeof checks)[];
+      const settled = await Promise.allSettled(Object.values(checks));
+      const failures = Object.fromEntries(
+        settled.flatMap((outcome, index) => (outcome.status === 'rejected' ? [[names[index], (outcome.reason as Error).message]] : [])),
+      );
+      if (Object.keys(failures).length > 0) return reply.code(503).send({ status: 'unavailable', failures });
+      return { status: 'ready' };
+    });
+
+    app.get('/metrics', async (_request, reply) => {
+      const body = await deps.metrics.metrics();
+      return reply.type(deps.metrics.contentType).send(body);
+    });
+  };
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { batchIdOfJob, deriveJobId, type ResultLine } from '@imagefleet/core';
+import { resultLayout } from '@imagefleet/storage';
+import { getTask } from '@imagefleet/tasks';
+import type { ProducerDeps } from '../deps.js';
+import type { BatchLister } from '../lister.js';
+import { badRequest, notFound } from '../http-errors.js';
+
+/** A safe single path segment from an uploaded file name. */
+export function safeFileName(name: string | undefined): string {
+  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  const cleaned = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(-120);
+  return cleaned === '' ? 'upload' : cleaned;
+}
+
+/** POST /v1/images stores an upload and enqueues it as a one-input batch; GET /v1/jobs/:id reports it. */
+export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.post('/v1/images', async (request, reply) => {
+      if (!request.isMultipart()) return badRequest(reply, 'body must be multipart/form-data with a "file" part and a "task" field');
+      let file: { name: string; bytes: Buffer } | undefined;
+      const fields: Record<string, string> = {};
+      for await (const part of request.parts({ limits: { fileSize: deps.config.uploadMaxBytes, files: 1, fields: 10 } })) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file') return badRequest(reply, `unexpected file field "${part.fieldname}"; send the image as "file"`);
+          file = { name: part.filename, bytes: await part.toBuffer() };
+        } else {
+          fields[part.fieldname] = String(part.value);
+        }
+      }
+      if (!file) return badRequest(reply, 'file is missing: send the image as the multipart field "file"');
+      if (file.bytes.length === 0) return badRequest(reply, 'file is empty');
+      const taskName = fields.task ?? '';
+      const task = getTask(taskName);
+      if (!task) return badRequest(reply, `task must be one of the known tasks (got ${JSON.stringify(taskName)})`);
+      let options: Record<string, unknown> = {};
+      if (fields.options !== undefined) {
+        try {
+          options = JSON.parse(fields.options) as Record<string, unknown>;
+        } catch {
+          return badRequest(reply, 'options must be a JSON object');
+        }
+        if (typeof options !== 'object' || options === null || Array.isArray(options)) return badRequest(reply, 'options must be a JSON object');
+      }
+      const optionsProblem = task.validateOptions(options);
+      if (optionsProblem) return badRequest(reply, optionsProblem);
+
+      const batchId = `u${randomUUID().replaceAll('-', '')}`;
+      const key = `${batchId}/${safeFileName(file.name)}`;
+      await deps.stores.open(deps.config.uploadsUrl).put(key, file.bytes);
+      await deps.batches.create({
+        id: batchId,
+        task: taskName,
+        source: { upload: { key } },
+        sourceStore: deps.config.uploadsUrl,
+        options,
+        resultsUrl: deps.config.resultsUrl,
+      });
+      lister.start(batchId);
+      const jobId = deriveJobId(batchId, key);
+      request.log.info({ jobId, batchId, bytes: file.bytes.length }, 'upload accepted');
+      return reply.code(202).send({ jobId, batchId });
+    });
+
+    app.get<{ Params: { id: string } }>(
+      '/v1/jobs/:id',
+      { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: `^[A-Za-z0-9_]{1,64}-[0-9a-f]{24}$` } } } } },
+      async (request, reply) => {
+        const jobId = request.params.id;
+        const batchId = batchIdOfJob(jobId)!;
+        const batch = await deps.batches.get(batchId);
+        if (!batch) return notFound(reply, `job ${jobId}`);
+        const outcome = await deps.batches.outcome(batchId, jobId);
+        if (outcome) {
+          const store = deps.stores.open(batch.resultsUrl);
+          const line = JSON.parse((await store.get(resultLayout.resultKey(batchId, outcome.key), { maxBytes: 64 * 1024 * 1024 })).toString('utf8')) as ResultLine;
+          return { id: jobId, batchId, key: outcome.key, state: outcome.status === 'ok' ? 'completed' : 'failed', result: line.result, error: line.error };
+        }
+        const job = await deps.queues.images.getJob(jobId);
+        if (job) return { id: jobId, batchId, key: job.data.source.key, state: await job.getState() };
+        if (batch.state === 'listing') return { id: jobId, batchId, state: 'queued' };
+        return notFound(reply, `job ${jobId}`);
+      },
+    );
+  };
+}
+

@@ -1,0 +1,6 @@
+export * from './deps.js';
+export * from './fleet-worker.js';
+export * from './process-image.js';
+export * from './finalize.js';
+export * from './webhook.js';
+export * from './run-worker.js';

@@ -1,0 +1,69 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { ImagefleetError, toImagefleetError, type ImageJobData, type ResultLine } from '@imagefleet/core';
+import { prepareImage } from '@imagefleet/imaging';
+import { enqueueFinalize } from '@imagefleet/jobs';
+import { resultLayout } from '@imagefleet/storage';
+import { getTask } from '@imagefleet/tasks';
+import type { WorkerDeps } from './deps.js';
+
+export interface ImageJobReturn {
+  status: 'ok' | 'failed' | 'cancelled';
+}
+
+/** Writes the input's result object and records its outcome once; the last input enqueues finalize. */
+export async function recordResult(deps: WorkerDeps, job: Job<ImageJobData>, line: ResultLine): Promise<void> {
+  const { batchId, results } = job.data;
+  await deps.stores.open(results).put(resultLayout.resultKey(batchId, line.key), JSON.stringify(line), {
+    contentType: 'application/json',
+  });
+  const { complete } = await deps.batches.recordOutcome(batchId, job.id!, line.key, line.status);
+  if (complete) await enqueueFinalize(deps.queues, batchId);
+}
+
+function isFinalAttempt(job: Job, error: ImagefleetError): boolean {
+  return error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * One job: fetch (byte limit) -> prepare (sniff, pixel limit, EXIF rotate, resize) -> run the task
+ * -> write the result -> count it. Bad input fails at once with a stable code; transient errors
+ * are thrown for BullMQ to retry with backoff, and recorded as failed only on the last attempt.
+ */
+export function createImageProcessor(deps: WorkerDeps) {
+  const { config } = deps;
+  return async (job: Job<ImageJobData>): Promise<ImageJobReturn> => {
+    const { batchId, task: taskName, source } = job.data;
+    const log = deps.logger.child({ jobId: job.id, batchId });
+    const started = performance.now();
+    if ((await deps.batches.state(batchId)) === 'cancelled') {
+      log.info('job skipped: batch cancelled');
+      return { status: 'cancelled' };
+    }
+    try {
+      const task = getTask(taskName);
+      if (!task) throw new ImagefleetError('unknown_task', `Unknown task ${JSON.stringify(taskName)}`);
+      const bytes = await deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes });
+      const fetched = performance.now();
+      const image = await prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget);
+      const prepared = performance.now();
+      const result = await task.run(image, job.data.options ?? {});
+      const ran = performance.now();
+      await recordResult(deps, job, { key: source.key, status: 'ok', result });
+      const ms = (to: number, from: number) => Math.round(to - from);
+      log.info(
+        { key: source.key, fetchMs: ms(fetched, started), prepareMs: ms(prepared, fetched), runMs: ms(ran, prepared), totalMs: ms(performance.now(), started) },
+        'job completed',
+      );
+      return { status: 'ok' };
+    } catch (thrown) {
+      const error = toImagefleetError(thrown);
+      if (!isFinalAttempt(job, error)) {
+        log.warn({ key: source.key, code: error.code, err: error.message, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
+        throw error;
+      }
+      log.warn({ key: source.key, code: error.code, err: error.message }, 'job failed');
+      await recordResult(deps, job, { key: source.key, status: 'failed', error: { code: error.code, message: error.message } });
+      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    }
+  };
+}

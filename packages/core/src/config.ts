@@ -1,0 +1,163 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** A configuration value that failed validation; its message is one line naming the variable. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    expected: string,
+    got: string,
+  ) {
+    super(`Invalid configuration: ${variable} must be ${expected} (got ${JSON.stringify(got)})`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface Setting<T> {
+  /** Environment variable name. */
+  variable: string;
+  /** Default as written in the README (empty string = unset). */
+  default: string;
+  description: string;
+  parse(raw: string, variable: string): T;
+}
+
+function setting<T>(
+  variable: string,
+  defaultValue: string,
+  description: string,
+  parse: (raw: string, variable: string) => T,
+): Setting<T> {
+  return { variable, default: defaultValue, description, parse };
+}
+
+function integer(min: number, max: number) {
+  return (raw: string, variable: string): number => {
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+      throw new ConfigError(variable, `an integer between ${min} and ${max}`, raw);
+    }
+    return value;
+  };
+}
+
+function text(raw: string): string {
+  return raw.trim();
+}
+
+function oneOf<T extends string>(...values: T[]) {
+  return (raw: string, variable: string): T => {
+    if (!(values as string[]).includes(raw)) throw new ConfigError(variable, `one of ${values.join(', ')}`, raw);
+    return raw as T;
+  };
+}
+
+function boolean(raw: string, variable: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(variable, 'true or false', raw);
+}
+
+function urlWithProtocol(...protocols: string[]) {
+  return (raw: string, variable: string): string => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(variable, `a URL starting with ${protocols.join(' or ')}`, raw);
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new ConfigError(variable, `a URL starting with ${protocols.join(' or ')}`, raw);
+    }
+    return raw;
+  };
+}
+
+function optionalHttpUrl(raw: string, variable: string): string | undefined {
+  return raw === '' ? undefined : urlWithProtocol('http:', 'https:')(raw, variable);
+}
+
+/** s3://bucket/prefix, or a local directory (made absolute). */
+function storeLocation(raw: string, variable: string): string {
+  if (raw.startsWith('s3://')) {
+    const bucket = raw.slice(5).split('/')[0];
+    if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError(variable, 's3://<bucket>/<prefix> with a valid bucket name, or a directory', raw);
+    }
+    return raw.replace(/\/+$/, '');
+  }
+  if (raw === '' || raw.includes('\0') || /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    throw new ConfigError(variable, 's3://<bucket>/<prefix> or a local directory', raw);
+  }
+  return isAbsolute(raw) ? raw : resolve(raw);
+}
+
+function directoryList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => resolve(entry));
+}
+
+function byteSize(max: number) {
+  return (raw: string, variable: string): number => {
+    const match = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(raw.trim());
+    const units: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+    const value = match ? Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? 1) : NaN;
+    if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+      throw new ConfigError(variable, `a size in bytes (e.g. 25MiB) between 1 and ${max}`, raw);
+    }
+    return value;
+  };
+}
+
+const GiB = 1024 ** 3;
+
+/** Every setting, in README order. The README's configuration table lists exactly these. */
+export const settings = {
+  redisUrl: setting('REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for queues and batch state', urlWithProtocol('redis:', 'rediss:')),
+  queuePrefix: setting('QUEUE_PREFIX', 'imagefleet', 'Prefix of every Redis key (use `{imagefleet}` on Redis Cluster)', (raw, variable) => {
+    if (!/^[A-Za-z0-9_{}.-]{1,64}$/.test(raw)) throw new ConfigError(variable, 'letters, digits, _ . - { } (1-64 chars)', raw);
+    return raw;
+  }),
+  s3Endpoint: setting('S3_ENDPOINT', '', 'S3-compatible endpoint URL; empty = AWS S3', (raw, variable) => optionalHttpUrl(raw, variable)),
+  s3ForcePathStyle: setting('S3_FORCE_PATH_STYLE', '', 'Path-style bucket addressing; default on when S3_ENDPOINT is set', (raw, variable) =>
+    raw === '' ? undefined : boolean(raw, variable),
+  ),
+  awsRegion: setting('AWS_REGION', 'us-east-1', 'S3 region', text),
+  awsAccessKeyId: setting('AWS_ACCESS_KEY_ID', '', 'S3 access key (empty = the AWS SDK default chain)', (raw) => raw || undefined),
+  awsSecretAccessKey: setting('AWS_SECRET_ACCESS_KEY', '', 'S3 secret key', (raw) => raw || undefined),
+  resultsUrl: setting('RESULTS_URL', './data/results', 'Where results and manifests go: s3://bucket/prefix or a directory', storeLocation),
+  uploadsUrl: setting('UPLOADS_URL', './data/uploads', 'Where POST /v1/images stores uploads: s3://bucket/prefix or a directory', storeLocation),
+  localSourceRoots: setting('LOCAL_SOURCE_ROOTS', '', 'Comma-separated directories a batch may read from the local disk (empty = local sources disabled; `imagefleet up` allows the working directory)', directoryList),
+  host: setting('HOST', '127.0.0.1', 'API listen address', text),
+  port: setting('PORT', '8080', 'API listen port', integer(0, 65535)),
+  workerConcurrency: setting('WORKER_CONCURRENCY', '4', 'Jobs a worker process holds at once (download, prepare and analyse overlap)', integer(1, 1024)),
+  maxImageBytes: setting('MAX_IMAGE_BYTES', '50MiB', 'Largest source object a worker reads', byteSize(4 * GiB)),
+  maxImagePixels: setting('MAX_IMAGE_PIXELS', '100000000', 'Largest image (width x height) a worker decodes', integer(1, 2 ** 31)),
+  uploadMaxBytes: setting('UPLOAD_MAX_BYTES', '25MiB', 'Largest upload accepted by POST /v1/images (larger = 413)', byteSize(4 * GiB)),
+  jobAttempts: setting('JOB_ATTEMPTS', '5', 'Attempts for transient failures (storage, network), with exponential backoff', integer(1, 100)),
+  jobBackoffMs: setting('JOB_BACKOFF_MS', '1000', 'First retry delay; doubles each attempt', integer(0, 3_600_000)),
+  lockDurationMs: setting('JOB_LOCK_MS', '30000', 'Job lock; a job whose worker stops renewing it for this long is retried elsewhere', integer(1000, 3_600_000)),
+  stalledIntervalMs: setting('STALLED_CHECK_MS', '30000', 'How often workers look for jobs of dead workers', integer(500, 3_600_000)),
+  shutdownTimeoutMs: setting('SHUTDOWN_TIMEOUT_MS', '30000', 'On SIGTERM/SIGINT, time to finish active jobs before they are handed back', integer(0, 3_600_000)),
+  batchTtlSeconds: setting('BATCH_TTL_SECONDS', '604800', 'How long a finished batch record stays in Redis (results stay in storage)', integer(60, 10 * 365 * 86400)),
+  webhookAttempts: setting('WEBHOOK_ATTEMPTS', '5', 'Deliveries tried per batch webhook', integer(1, 50)),
+  webhookTimeoutMs: setting('WEBHOOK_TIMEOUT_MS', '10000', 'Timeout of one webhook delivery', integer(100, 600_000)),
+  logLevel: setting('LOG_LEVEL', 'info', 'pino log level', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')),
+} as const;
+
+type Settings = typeof settings;
+export type Config = { [K in keyof Settings]: ReturnType<Settings[K]['parse']> };
+
+/** Reads and validates every setting; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const config = {} as Record<string, unknown>;
+  for (const [name, spec] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    const raw = env[spec.variable];
+    config[name] = spec.parse(raw === undefined ? spec.default : raw, spec.variable);
+  }
+  return { ...(config as Config), ...overrides };
+}

@@ -1,0 +1,42 @@
+/**
+ * Stable error codes. A code is part of the API: results, manifests and metrics carry it.
+ * Permanent codes fail a job at once; transient ones are retried with backoff.
+ */
+export const permanentErrorCodes = [
+  'not_an_image',
+  'empty',
+  'too_large',
+  'too_many_pixels',
+  'corrupt_image',
+  'unsupported_format',
+  'not_found',
+  'invalid_job',
+  'unknown_task',
+] as const;
+export const transientErrorCodes = ['storage_error', 'stalled', 'internal'] as const;
+
+export type PermanentErrorCode = (typeof permanentErrorCodes)[number];
+export type TransientErrorCode = (typeof transientErrorCodes)[number];
+export type ErrorCode = PermanentErrorCode | TransientErrorCode;
+
+export class ImagefleetError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ImagefleetError';
+  }
+
+  get permanent(): boolean {
+    return (permanentErrorCodes as readonly string[]).includes(this.code);
+  }
+}
+
+/** Wraps anything thrown into an ImagefleetError; unknown errors become transient `internal`. */
+export function toImagefleetError(error: unknown): ImagefleetError {
+  if (error instanceof ImagefleetError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ImagefleetError('internal', message, { cause: error });
+}

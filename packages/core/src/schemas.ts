@@ -1,0 +1,53 @@
+import type { ErrorCode } from './errors.js';
+
+/** Where a job's input lives: a store URL (s3://bucket or an absolute directory) and a key in it. */
+export interface SourceRef {
+  store: string;
+  key: string;
+}
+
+export interface ImageJobData {
+  batchId: string;
+  task: string;
+  source: SourceRef;
+  /** Results store location (s3://bucket/prefix or a directory), fixed when the batch was created. */
+  results: string;
+  options?: Record<string, unknown>;
+}
+
+export interface FinalizeJobData {
+  batchId: string;
+}
+
+export type BatchState = 'listing' | 'running' | 'completed' | 'completed_with_errors' | 'cancelled';
+
+export interface BatchStatus {
+  id: string;
+  task: string;
+  state: BatchState;
+  total: number;
+  completed: number;
+  failed: number;
+  skipped: number;
+  createdAt: string;
+  finishedAt: string | null;
+  /** Finished inputs per second since the batch was created. */
+  throughput: number;
+  /** Seconds until done at the current throughput; null when unknown. */
+  eta: number | null;
+}
+
+/** One line of GET /v1/batches/:id/results and of manifest.jsonl; also the content of each result object. */
+export interface ResultLine {
+  key: string;
+  status: 'ok' | 'failed';
+  result?: unknown;
+  error?: { code: ErrorCode; message: string };
+}
+
+/** The batch source accepted by POST /v1/batches. */
+export type BatchSource =
+  | { s3: { bucket: string; prefix: string } }
+  | { keys: string[]; bucket: string }
+  | { local: { path: string } }
+  | { upload: { key: string } };

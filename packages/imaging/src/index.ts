@@ -1,0 +1,3 @@
+export * from './sniff.js';
+export * from './prepare.js';
+export * from './raster.js';

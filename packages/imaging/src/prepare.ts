@@ -1,0 +1,89 @@
+import sharp from 'sharp';
+import type { Metadata } from 'sharp';
+import { ImagefleetError } from '@imagefleet/core';
+import { sniffImageFormat, type ImageFormat } from './sniff.js';
+
+export interface ImageLimits {
+  /** Largest width x height decoded; larger images fail with too_many_pixels before decoding. */
+  maxPixels: number;
+}
+
+export interface ImageBudget {
+  /** The longer side of the prepared image, in pixels; smaller images are not enlarged. */
+  maxSide: number;
+}
+
+/** Facts about the input as it arrived. */
+export interface SourceImageInfo {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  bytes: number;
+  hasAlpha: boolean;
+  /** EXIF orientation tag (1-8) when present. */
+  orientation: number | undefined;
+}
+
+/** A decoded, upright image resized to a budget: raw interleaved pixels, decoded exactly once. */
+export interface PreparedImage {
+  source: SourceImageInfo;
+  /** True when an EXIF orientation other than 1 was applied. */
+  exifRotated: boolean;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  pixels: Buffer;
+}
+
+/** Maps libvips failures to stable error codes. */
+function decodeError(error: unknown): ImagefleetError {
+  const message = (error as Error).message ?? String(error);
+  if (/exceeds pixel limit/i.test(message)) return new ImagefleetError('too_many_pixels', `Image too large to decode: ${message}`);
+  if (/unsupported image format/i.test(message)) return new ImagefleetError('not_an_image', `Not a decodable image: ${message}`);
+  return new ImagefleetError('corrupt_image', `Image could not be decoded: ${message}`, { cause: error });
+}
+
+/**
+ * Validates and normalises an untrusted image: sniffs the format from its bytes, checks its
+ * declared size against the pixel limit before decoding, applies EXIF orientation, and resizes
+ * it to fit the budget. Every failure is an ImagefleetError with a permanent code.
+ */
+export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: ImageBudget): Promise<PreparedImage> {
+  const sniffed = sniffImageFormat(bytes);
+  if (sniffed.kind === 'empty') throw new ImagefleetError('empty', 'The object is empty (0 bytes)');
+  if (sniffed.kind === 'unknown') {
+    throw new ImagefleetError('not_an_image', 'Not an image: the bytes match no supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)');
+  }
+  const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const };
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(bytes, options).metadata();
+  } catch (error) {
+    throw decodeError(error);
+  }
+  const { width, height } = metadata;
+  if (!width || !height) throw new ImagefleetError('corrupt_image', 'Image header declares no dimensions');
+  if (width * height > limits.maxPixels) {
+    throw new ImagefleetError('too_many_pixels', `Image is ${width}x${height} = ${width * height} pixels, over the limit of ${limits.maxPixels}`);
+  }
+  const hasAlpha = metadata.hasAlpha ?? false;
+  try {
+    const pipeline = sharp(bytes, options)
+      .rotate()
+      .resize({ width: budget.maxSide, height: budget.maxSide, fit: 'inside', withoutEnlargement: true })
+      .toColourspace('srgb');
+    const { data, info } = await (hasAlpha ? pipeline.ensureAlpha() : pipeline.removeAlpha())
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return {
+      source: { format: sniffed.format, width, height, bytes: bytes.length, hasAlpha, orientation: metadata.orientation },
+      exifRotated: metadata.orientation !== undefined && metadata.orientation !== 1,
+      width: info.width,
+      height: info.height,
+      channels: info.channels === 4 ? 4 : 3,
+      pixels: data,
+    };
+  } catch (error) {
+    throw decodeError(error);
+  }
+}

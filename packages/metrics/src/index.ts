@@ -1,0 +1,11 @@
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export { Registry };
+
+/** A registry per process with Node's default metrics; each app adds its own metrics to it. */
+export function createMetricsRegistry(labels: Record<string, string> = {}): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
