@@ -126,7 +126,7 @@ export const settings = {
   s3ForcePathStyle: setting('S3_FORCE_PATH_STYLE', '', 'Path-style bucket addressing; default on when S3_ENDPOINT is set', (raw, variable) =>
     raw === '' ? undefined : boolean(raw, variable),
   ),
-  awsRegion: setting('AWS_REGION', 'us-east-1', 'S3 region', text),
+  awsRegion: setting('AWS_REGION', 'us-east-1', 'S3 region (any value works for most S3-compatible servers)', text),
   awsAccessKeyId: setting('AWS_ACCESS_KEY_ID', '', 'S3 access key (empty = the AWS SDK default chain)', (raw) => raw || undefined),
   awsSecretAccessKey: setting('AWS_SECRET_ACCESS_KEY', '', 'S3 secret key', (raw) => raw || undefined),
   resultsUrl: setting('RESULTS_URL', './data/results', 'Where results and manifests go: s3://bucket/prefix or a directory', storeLocation),

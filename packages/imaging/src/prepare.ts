@@ -57,7 +57,8 @@ export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: I
   const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const };
   let metadata: Metadata;
   try {
-    metadata = await sharp(bytes, options).metadata();
+    // Header only (no pixels are decoded), so our own limit check below can name the size.
+    metadata = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (error) {
     throw decodeError(error);
   }

@@ -18,8 +18,9 @@ export async function rasterize(
   image: PreparedImage,
   size: { width: number; height: number },
   colour: 'grey' | 'rgba',
+  kernel: 'cubic' | 'nearest' = 'cubic',
 ): Promise<Raster> {
-  let pipeline = fromPrepared(image).resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'cubic' });
+  let pipeline = fromPrepared(image).resize({ width: size.width, height: size.height, fit: 'fill', kernel });
   pipeline = colour === 'grey' ? pipeline.greyscale() : pipeline.ensureAlpha();
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };

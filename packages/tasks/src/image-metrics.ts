@@ -52,9 +52,12 @@ export interface DominantColour {
   share: number;
 }
 
-/** Most common opaque colours: a 64x64 thumbnail in 8 levels per channel; each bin reports its mean colour and share. */
+/**
+ * Most common opaque colours: 64x64 sample points (nearest neighbour, so flat areas keep their exact
+ * colour) in 8 levels per channel; each bin reports its mean colour and share.
+ */
 export async function dominantColours(image: PreparedImage, count = 3, minShare = 0.05): Promise<DominantColour[]> {
-  const { data, channels } = await rasterize(image, { width: 64, height: 64 }, 'rgba');
+  const { data, channels } = await rasterize(image, { width: 64, height: 64 }, 'rgba', 'nearest');
   const bins = new Map<number, { r: number; g: number; b: number; n: number }>();
   let pixels = 0;
   for (let i = 0; i < data.length; i += channels) {
