@@ -1,0 +1,46 @@
+import { createLogger, type Config } from '@imagefleet/core';
+import { buildProducerApp, closeProducerDeps, createProducerDeps, type ProducerDeps } from '@imagefleet/producer';
+import type { FastifyInstance } from 'fastify';
+import type { BatchStatus } from '@imagefleet/core';
+import type { BatchLister } from '@imagefleet/producer';
+
+export interface TestProducer {
+  deps: ProducerDeps;
+  app: FastifyInstance;
+  lister: BatchLister;
+  close(): Promise<void>;
+}
+
+/** The producer API in this process; tests talk to it with app.inject (no port). */
+export async function startTestProducer(config: Config): Promise<TestProducer> {
+  const deps = createProducerDeps(config, createLogger('test-producer', config.logLevel));
+  const { app, lister } = await buildProducerApp(deps);
+  await app.ready();
+  return {
+    deps,
+    app,
+    lister,
+    async close() {
+      await app.close();
+      await closeProducerDeps(deps);
+    },
+  };
+}
+
+export async function batchStatus(producer: TestProducer, batchId: string): Promise<BatchStatus> {
+  const response = await producer.app.inject({ method: 'GET', url: `/v1/batches/${batchId}` });
+  if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}: ${response.body}`);
+  return response.json<BatchStatus>();
+}
+
+const FINISHED = new Set(['completed', 'completed_with_errors', 'cancelled']);
+
+export async function waitForBatchEnd(producer: TestProducer, batchId: string, timeoutMs = 60_000): Promise<BatchStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await batchStatus(producer, batchId);
+    if (FINISHED.has(status.state)) return status;
+    if (Date.now() > deadline) throw new Error(`batch ${batchId} not finished after ${timeoutMs} ms: ${JSON.stringify(status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
