@@ -16,7 +16,11 @@ export interface ProducerApp {
  * listens (or uses app.inject in tests).
  */
 export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp> {
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger });
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // A misspelt field must be a 400, not silently stripped (Fastify's default is removeAdditional: true).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
   const lister = new BatchLister(deps);
   await app.register(multipart);
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, request, reply) => {

@@ -1,0 +1,215 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ResultLine } from '@imagefleet/core';
+import { StoreRegistry } from '@imagefleet/storage';
+import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
+import { testConfig, testEnv } from '../helpers/fleet.js';
+import { startTestProducer, waitForBatchEnd, batchStatus, type TestProducer } from '../helpers/producer.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { pngDeclaring, syntheticPhoto, truncated } from '../helpers/images.js';
+import { stopProcess, waitFor } from '../helpers/processes.js';
+
+const GOOD = 200;
+const BAD: Record<string, string> = {
+  'bad/empty.jpg': 'empty',
+  'bad/text-named.jpg': 'not_an_image',
+  'bad/truncated.jpg': 'corrupt_image',
+  'bad/huge-30000x30000.png': 'too_many_pixels',
+};
+
+let services: TestServices;
+let stores: StoreRegistry;
+const goodKeys = Array.from({ length: GOOD }, (_, i) => `good/${String(i).padStart(3, '0')}.jpg`);
+const allKeys = [...goodKeys, ...Object.keys(BAD)].sort();
+const prefixes: string[] = [];
+
+before(async () => {
+  services = await startServices();
+  await Promise.all(['results', 'uploads', 'photos'].map((bucket) => ensureBucket(services, bucket)));
+  stores = new StoreRegistry(services.s3);
+  const photos = stores.open('s3://photos/e2e');
+  for (let i = 0; i < GOOD; i += 20) {
+    await Promise.all(goodKeys.slice(i, i + 20).map(async (key, j) => photos.put(key, await syntheticPhoto(i + j, 1024, 768))));
+  }
+  await photos.put('bad/empty.jpg', Buffer.alloc(0));
+  await photos.put('bad/text-named.jpg', 'this is a text file wearing a .jpg name');
+  await photos.put('bad/truncated.jpg', truncated(await syntheticPhoto(999, 1024, 768)));
+  await photos.put('bad/huge-30000x30000.png', await pngDeclaring(30000, 30000));
+  await photos.put('bad/notes.txt', 'skipped by extension');
+});
+
+after(async () => {
+  stores?.close();
+  if (services) {
+    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
+    await services.stop();
+  }
+});
+
+/** One fleet per scenario: its own Redis prefix and results prefix, an in-process producer. */
+async function fleet(extra: Record<string, string> = {}) {
+  const env = testEnv(services, { WORKER_CONCURRENCY: '3', ...extra });
+  prefixes.push(env.QUEUE_PREFIX!);
+  const config = testConfig(env);
+  const producer = await startTestProducer(config);
+  const workers: WorkerProcess[] = [];
+  return {
+    env,
+    config,
+    producer,
+    workers,
+    startWorkers(count: number) {
+      for (let i = 0; i < count; i++) workers.push(spawnWorker(env));
+    },
+    async submit(body: Record<string, unknown> = {}): Promise<string> {
+      const response = await producer.app.inject({
+        method: 'POST',
+        url: '/v1/batches',
+        payload: { task: 'inspect', source: { s3: { bucket: 'photos', prefix: '' } }, ...body },
+      });
+      assert.equal(response.statusCode, 202, response.body);
+      return response.json().batchId as string;
+    },
+    async manifest(batchId: string): Promise<ResultLine[]> {
+      const text = (await stores.open(config.resultsUrl).get(`${batchId}/manifest.jsonl`, { maxBytes: 1e8 })).toString();
+      return text.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => stopProcess(worker.child, 'SIGTERM', 15_000)));
+      await producer.close();
+    },
+  };
+}
+
+/** Every input appears exactly once, good ones ok, bad ones failed with their code. */
+function assertCompleteManifest(lines: ResultLine[]): void {
+  const keys = lines.map((line) => line.key.replace(/^e2e\//, ''));
+  assert.equal(new Set(keys).size, keys.length, 'a key appears twice in the manifest');
+  assert.deepEqual([...keys].sort(), allKeys);
+  for (const line of lines) {
+    const key = line.key.replace(/^e2e\//, '');
+    if (key in BAD) {
+      assert.equal(line.status, 'failed', key);
+      assert.equal(line.error?.code, BAD[key], `${key}: ${JSON.stringify(line.error)}`);
+      assert.ok((line.error?.message.length ?? 0) > 10);
+    } else {
+      assert.equal(line.status, 'ok', `${key}: ${JSON.stringify(line.error)}`);
+      const result = line.result as { width: number; height: number; dhash: string };
+      assert.deepEqual([result.width, result.height], [1024, 768]);
+      assert.match(result.dhash, /^[0-9a-f]{16}$/);
+    }
+  }
+}
+
+describe('end to end on real Redis, S3 and worker processes', () => {
+  test('(a) 200 images and 4 bad files through two workers: full manifest, right codes, webhook fired once', async () => {
+    const received: unknown[] = [];
+    const hook: Server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        received.push(JSON.parse(body));
+        response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const f = await fleet();
+    try {
+      f.startWorkers(2);
+      const webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/done`;
+      const batchId = await f.submit({ source: { s3: { bucket: 'photos', prefix: 'e2e/' } }, webhook });
+      const status = await waitForBatchEnd(f.producer, batchId, 120_000);
+      assert.deepEqual(
+        [status.state, status.total, status.completed, status.failed, status.skipped],
+        ['completed_with_errors', GOOD + 4, GOOD, 4, 1],
+      );
+      assertCompleteManifest(await f.manifest(batchId));
+      // Both workers took part.
+      for (const worker of f.workers) assert.ok(worker.count('job completed') > 0, 'a worker did nothing');
+      // Every job log line carries job id and batch id.
+      for (const line of f.workers.flatMap((worker) => worker.lines).filter((l) => l.msg.startsWith('job '))) {
+        assert.ok(line.jobId && line.batchId === batchId, JSON.stringify(line));
+      }
+      await waitFor(() => received.length > 0, 10_000, 'webhook');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(received.length, 1);
+      const payload = received[0] as { event: string; batch: { id: string; failed: number }; manifest: string };
+      assert.equal(payload.event, 'batch.finished');
+      assert.equal(payload.batch.id, batchId);
+      assert.equal(payload.batch.failed, 4);
+      assert.match(payload.manifest, new RegExp(`${batchId}/manifest.jsonl$`));
+    } finally {
+      await f.close();
+      hook.close();
+    }
+  });
+
+  test('(b) posting the same batch twice runs each image once', async () => {
+    const f = await fleet();
+    try {
+      f.startWorkers(2);
+      const [first, second] = await Promise.all([f.submit(), f.submit()]);
+      assert.equal(first, second);
+      const status = await waitForBatchEnd(f.producer, first, 120_000);
+      const third = await f.submit();
+      assert.equal(third, first);
+      await f.producer.lister.idle();
+      assert.equal((await batchStatus(f.producer, first)).total, GOOD + 4);
+      assert.equal(status.total, GOOD + 4);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const processed = f.workers.flatMap((worker) => worker.lines).filter((line) => line.msg === 'job completed' || line.msg === 'job failed');
+      const perKey = new Map<string, number>();
+      for (const line of processed) perKey.set(line.key!, (perKey.get(line.key!) ?? 0) + 1);
+      assert.equal(perKey.size, GOOD + 4);
+      assert.deepEqual([...perKey.values()].filter((count) => count !== 1), [], 'some image ran more than once');
+      assertCompleteManifest(await f.manifest(first));
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('(c) SIGKILL one of two workers mid-batch: every image still ends exactly once', async () => {
+    const f = await fleet({ JOB_LOCK_MS: '2000', STALLED_CHECK_MS: '1000', WORKER_CONCURRENCY: '2' });
+    try {
+      f.startWorkers(2);
+      const batchId = await f.submit();
+      const victim = f.workers[0]!;
+      await waitFor(() => victim.count('job completed') >= 10, 60_000, 'the first worker to complete 10 jobs');
+      victim.child.kill('SIGKILL');
+      const killed = await victim.exited;
+      assert.equal(killed.signal, 'SIGKILL');
+      const atKill = await batchStatus(f.producer, batchId);
+      assert.ok(atKill.completed + atKill.failed < atKill.total || atKill.state === 'listing', `batch already done at kill: ${JSON.stringify(atKill)}`);
+      const status = await waitForBatchEnd(f.producer, batchId, 120_000);
+      assert.deepEqual([status.total, status.completed, status.failed], [GOOD + 4, GOOD, 4]);
+      assertCompleteManifest(await f.manifest(batchId));
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('(d) SIGTERM a worker mid-batch: it exits 0 within the deadline and nothing is lost', async () => {
+    const deadlineMs = 8000;
+    const f = await fleet({ SHUTDOWN_TIMEOUT_MS: String(deadlineMs), WORKER_CONCURRENCY: '2' });
+    try {
+      f.startWorkers(2);
+      const batchId = await f.submit();
+      const leaving = f.workers[0]!;
+      await waitFor(() => leaving.count('job completed') >= 10, 60_000, 'the first worker to complete 10 jobs');
+      const signalledAt = Date.now();
+      leaving.child.kill('SIGTERM');
+      const exit = await leaving.exited;
+      const tookMs = Date.now() - signalledAt;
+      assert.equal(exit.code, 0, leaving.child.output());
+      assert.ok(tookMs < deadlineMs + 2000, `took ${tookMs} ms`);
+      assert.ok(leaving.lines.some((line) => line.msg === 'worker stopped'), 'no graceful stop logged');
+      const status = await waitForBatchEnd(f.producer, batchId, 120_000);
+      assert.deepEqual([status.total, status.completed, status.failed], [GOOD + 4, GOOD, 4]);
+      assertCompleteManifest(await f.manifest(batchId));
+    } finally {
+      await f.close();
+    }
+  });
+});
