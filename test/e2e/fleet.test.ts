@@ -6,7 +6,7 @@ import type { ResultLine } from '@imagefleet/core';
 import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
 import { testConfig, testEnv } from '../helpers/fleet.js';
-import { startTestProducer, waitForBatchEnd, batchStatus, type TestProducer } from '../helpers/producer.js';
+import { startTestProducer, waitForBatchEnd, batchStatus } from '../helpers/producer.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { pngDeclaring, syntheticPhoto, truncated } from '../helpers/images.js';
 import { stopProcess, waitFor } from '../helpers/processes.js';
