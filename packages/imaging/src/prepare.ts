@@ -3,6 +3,10 @@ import type { Metadata } from 'sharp';
 import { ImagefleetError } from '@imagefleet/core';
 import { sniffImageFormat, type ImageFormat } from './sniff.js';
 
+// libvips' operation cache only helps when the same image is processed again; a worker sees a
+// stream of distinct images, so the cache would only hold memory.
+sharp.cache(false);
+
 export interface ImageLimits {
   /** Largest width x height decoded; larger images fail with too_many_pixels before decoding. */
   maxPixels: number;

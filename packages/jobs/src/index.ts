@@ -1,3 +1,4 @@
 export * from './redis.js';
 export * from './queues.js';
 export * from './batch-registry.js';
+export * from './backend.js';
