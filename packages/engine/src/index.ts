@@ -1,0 +1,2 @@
+export * from './gguf-writer.js';
+export * from './tiny-model.js';
