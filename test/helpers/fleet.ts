@@ -16,6 +16,7 @@ export function testEnv(services: TestServices, extra: Record<string, string> = 
     UPLOADS_URL: `s3://uploads/run-${run}`,
     LOG_LEVEL: 'silent',
     JOB_BACKOFF_MS: '100',
+    ENGINE: 'none',
     ...extra,
   };
 }

@@ -18,7 +18,7 @@ Commands:
   submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
   status <batchId> [--json]
   results <batchId> [--format jsonl|csv] [--out FILE]
-  demo [dir] [--task inspect]  run a batch over the bundled samples on embedded defaults
+  demo [dir] [--task tagging]  run a batch over the bundled samples on embedded defaults
 
 Options: --api URL (default $IMAGEFLEET_API or http://127.0.0.1:8080)
 Exit codes: 0 ok, 1 error, 2 usage or configuration, 3 batch finished with failed inputs, 4 batch cancelled`;
@@ -43,7 +43,7 @@ async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      task: { type: 'string', default: 'inspect' },
+      task: { type: 'string' },
       wait: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       format: { type: 'string', default: 'jsonl' },
@@ -78,7 +78,7 @@ async function run(argv: string[]): Promise<number> {
       return ExitCode.ok;
     case 'submit':
       return submit(apiClient(values.api), need('a directory or s3://bucket/prefix'), {
-        task: values.task,
+        task: values.task ?? 'inspect',
         wait: values.wait,
         options: parseJsonObject(values.options, '--options'),
         webhook: values.webhook,
@@ -92,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
     case 'results':
       return exportResults(apiClient(values.api), need('a batch id'), values.format, values.out);
     case 'demo':
-      return demo(rest[0], values.task);
+      return demo(rest[0], values.task ?? 'tagging');
     default:
       throw new CliError(`Unknown command ${JSON.stringify(command)}\n${USAGE}`, ExitCode.usage);
   }

@@ -1,11 +1,15 @@
 import type { BatchStatus, ResultLine } from '@imagefleet/core';
 import type { ApiClient } from './api-client.js';
-import { getTask } from '@imagefleet/tasks';
+import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import { formatSeconds } from './progress.js';
 
 function compact(value: unknown, width: number): string {
   const text = JSON.stringify(value) ?? '';
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+function describeResult(task: Task, result: unknown): string {
+  return task.kind === 'model' ? task.describe(result as ModelTaskResult) : task.describe(result);
 }
 
 /** A one-screen summary: counts, speed, failures by code and the first few results. */
@@ -31,7 +35,7 @@ export async function batchSummary(client: ApiClient, status: BatchStatus, sampl
     lines.push('  first results:');
     const task = getTask(status.task);
     for (const sample of samples) {
-      lines.push(`    ${sample.key.padEnd(28)} ${task ? task.describe(sample.result) : compact(sample.result, 110)}`);
+      lines.push(`    ${sample.key.padEnd(28)} ${task ? describeResult(task, sample.result) : compact(sample.result, 110)}`);
     }
   }
   lines.push(`  all results: imagefleet results ${status.id} [--format csv] [--out FILE]`, '');

@@ -3,6 +3,7 @@ import { deriveJobId, type ImageJobData } from '@imagefleet/core';
 import { enqueueFinalize, type BatchRecord } from '@imagefleet/jobs';
 import type { ProducerDeps } from './deps.js';
 import { looksLikeImage } from './source.js';
+import { getTask } from '@imagefleet/tasks';
 
 interface KeyPage {
   keys: string[];
@@ -53,6 +54,7 @@ export class BatchLister {
       if (!batch || batch.state !== 'listing') return;
       const log = logger.child({ batchId });
       log.info({ task: batch.task, store: batch.sourceStore, resumeAfter: batch.cursor }, 'listing started');
+      const queue = queues.forKind(getTask(batch.task)?.kind ?? 'pixels');
       let enqueued = 0;
       for await (const page of this.pages(batch)) {
         if (!(await batches.renewListerLock(batchId, owner, LOCK_TTL_MS))) throw new Error('lost the lister lock');
@@ -69,7 +71,7 @@ export class BatchLister {
           opts: { jobId: deriveJobId(batchId, key) },
         }));
         const finished = await batches.finishedJobIds(batchId, jobs.map((job) => job.opts.jobId));
-        await queues.images.addBulk(jobs.filter((job) => !finished.has(job.opts.jobId)));
+        await queue.addBulk(jobs.filter((job) => !finished.has(job.opts.jobId)));
         const recorded = await batches.recordPage(batchId, { enqueued: images.length, skipped: page.keys.length - images.length, cursor: page.cursor });
         if (!recorded) {
           log.info('listing stopped: batch cancelled');

@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { FINALIZE_QUEUE, IMAGE_QUEUE } from '@imagefleet/jobs';
+import { FINALIZE_QUEUE, IMAGE_QUEUE, VLM_QUEUE } from '@imagefleet/jobs';
 import type { FinalizeJobData, ImageJobData } from '@imagefleet/core';
 import type { WorkerDeps } from './deps.js';
 import { createImageProcessor, recordResult, type ImageJobReturn } from './process-image.js';
@@ -11,6 +11,7 @@ import { createFinalizeProcessor } from './finalize.js';
  */
 export class FleetWorker {
   private readonly images: Worker<ImageJobData, ImageJobReturn>;
+  private readonly vlm: Worker<ImageJobData, ImageJobReturn> | undefined;
   private readonly finalize: Worker<FinalizeJobData, void>;
 
   constructor(private readonly deps: WorkerDeps) {
@@ -22,17 +23,26 @@ export class FleetWorker {
       stalledInterval: config.stalledIntervalMs,
       maxStalledCount: 1,
     };
-    this.images = new Worker(IMAGE_QUEUE, createImageProcessor(deps), { ...common, concurrency: config.workerConcurrency });
+    const processor = createImageProcessor(deps);
+    this.images = new Worker(IMAGE_QUEUE, processor, { ...common, concurrency: config.workerConcurrency });
+    // Model jobs: hold more than the engine has slots, so fetch and prepare overlap inference.
+    this.vlm = deps.engine
+      ? new Worker(VLM_QUEUE, processor, { ...common, concurrency: Math.max(config.workerConcurrency, deps.engine.plannedSlots * 2) })
+      : undefined;
     this.finalize = new Worker(FINALIZE_QUEUE, createFinalizeProcessor(deps), { ...common, concurrency: 1 });
-    this.images.on('failed', (job, error) => void this.onImageFailed(job, error));
-    for (const worker of [this.images, this.finalize]) {
+    for (const worker of this.imageWorkers()) worker.on('failed', (job, error) => void this.onImageFailed(job, error));
+    for (const worker of [...this.imageWorkers(), this.finalize]) {
       worker.on('error', (error) => deps.logger.error({ err: error.message, queue: worker.name }, 'queue worker error'));
     }
   }
 
   /** Resolves once both consumers are connected and taking jobs. */
   async waitUntilReady(): Promise<void> {
-    await Promise.all([this.images.waitUntilReady(), this.finalize.waitUntilReady()]);
+    await Promise.all([...this.imageWorkers(), this.finalize].map((worker) => worker.waitUntilReady()));
+  }
+
+  private imageWorkers(): Worker<ImageJobData, ImageJobReturn>[] {
+    return this.vlm ? [this.images, this.vlm] : [this.images];
   }
 
   /**
@@ -57,14 +67,15 @@ export class FleetWorker {
    * to the stalled-job check, which hands them to another worker. Nothing is lost either way.
    */
   async close(timeoutMs: number): Promise<{ graceful: boolean }> {
-    const closing = Promise.all([this.images.close(), this.finalize.close()]).then(() => true);
+    const workers = [...this.imageWorkers(), this.finalize];
+    const closing = Promise.all(workers.map((worker) => worker.close())).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     const graceful = await Promise.race([closing, deadline]);
     clearTimeout(timer);
-    if (!graceful) await Promise.all([this.images.close(true), this.finalize.close(true)]);
+    if (!graceful) await Promise.all(workers.map((worker) => worker.close(true)));
     return { graceful };
   }
 }

@@ -3,8 +3,11 @@ import { ImagefleetError, toImagefleetError, type ImageJobData, type ResultLine 
 import { prepareImage } from '@imagefleet/imaging';
 import { enqueueFinalize } from '@imagefleet/jobs';
 import { resultLayout } from '@imagefleet/storage';
-import { getTask } from '@imagefleet/tasks';
+import { getTask, type Task } from '@imagefleet/tasks';
+import type { Logger } from '@imagefleet/core';
+import type { PreparedImage } from '@imagefleet/imaging';
 import type { WorkerDeps } from './deps.js';
+import { runModelTask } from './model-step.js';
 
 export interface ImageJobReturn {
   status: 'ok' | 'failed' | 'cancelled';
@@ -46,7 +49,7 @@ export function createImageProcessor(deps: WorkerDeps) {
       const fetched = performance.now();
       const image = await prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget);
       const prepared = performance.now();
-      const result = await task.run(image, job.data.options ?? {});
+      const result = await runTask(deps, task, image, job, log);
       const ran = performance.now();
       await recordResult(deps, job, { key: source.key, status: 'ok', result });
       const ms = (to: number, from: number) => Math.round(to - from);
@@ -56,14 +59,44 @@ export function createImageProcessor(deps: WorkerDeps) {
       );
       return { status: 'ok' };
     } catch (thrown) {
-      const error = toImagefleetError(thrown);
+      const error = await chargeEngineCrash(deps, job, toImagefleetError(thrown), log);
       if (!isFinalAttempt(job, error)) {
         log.warn({ key: source.key, code: error.code, err: error.message, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
         throw error;
       }
       log.warn({ key: source.key, code: error.code, err: error.message }, 'job failed');
-      await recordResult(deps, job, { key: source.key, status: 'failed', error: { code: error.code, message: error.message } });
+      await recordResult(deps, job, { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } });
       throw new UnrecoverableError(`${error.code}: ${error.message}`);
     }
   };
+}
+
+async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: Job<ImageJobData>, log: Logger): Promise<unknown> {
+  const options = job.data.options ?? {};
+  if (task.kind === 'pixels') return task.run(image, options);
+  if (!deps.engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
+  const { engineTimeoutMs, engineMsPerToken } = deps.config;
+  return runModelTask(deps.engine, task, image, options, job.id!, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
+}
+
+/**
+ * A host crash or timeout is charged to every job that was in flight. A job charged
+ * ENGINE_MAX_CRASHES times is the likely culprit and fails for good; the others retry. After a
+ * crash the engine runs one job at a time for a while, so a poisoned input crashes the host
+ * alone the next time and innocent jobs stop being charged with it.
+ */
+async function chargeEngineCrash(deps: WorkerDeps, job: Job<ImageJobData>, error: ImagefleetError, log: Logger): Promise<ImagefleetError> {
+  if (error.code === 'engine_out_of_memory' && deps.engine?.engine.resize) {
+    const slots = Math.max(1, Math.floor(deps.engine.gate.capacity / 2));
+    log.warn({ slots }, 'engine out of memory: halving slots and restarting the host');
+    deps.engine.gate.setCapacity(slots);
+    await deps.engine.engine.resize(slots);
+    return error;
+  }
+  if (error.code !== 'engine_crashed' && error.code !== 'engine_timeout') return error;
+  deps.probation?.start();
+  const crashes = (job.data.engineCrashes ?? 0) + 1;
+  await job.updateData({ ...job.data, engineCrashes: crashes });
+  if (crashes < deps.config.engineMaxCrashes) return error;
+  return new ImagefleetError('engine_crashed_repeatedly', `The engine host crashed ${crashes} times while analysing this input (last: ${error.message})`);
 }

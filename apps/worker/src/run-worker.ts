@@ -1,6 +1,8 @@
 import type { Config, Logger } from '@imagefleet/core';
 import { closeWorkerDeps, createWorkerDeps } from './deps.js';
 import { FleetWorker } from './fleet-worker.js';
+import { startLlamaEngine } from './engine-runtime.js';
+import { Probation } from './probation.js';
 
 export interface RunningWorker {
   /** Graceful stop: finish active jobs within SHUTDOWN_TIMEOUT_MS, then close connections. */
@@ -9,9 +11,18 @@ export interface RunningWorker {
 
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   const deps = createWorkerDeps(config, logger);
+  try {
+    if (config.engine === 'llama') {
+      deps.engine = await startLlamaEngine(config, logger, config.engineSlots || 1);
+      deps.probation = new Probation(deps.engine.gate, deps.engine.plannedSlots);
+    }
+  } catch (error) {
+    await closeWorkerDeps(deps);
+    throw error;
+  }
   const worker = new FleetWorker(deps);
   await worker.waitUntilReady();
-  logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix }, 'worker started');
+  logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: config.engine, model: deps.engine?.modelName, slots: deps.engine?.plannedSlots }, 'worker started');
   let stopping: Promise<void> | undefined;
   return {
     stop() {

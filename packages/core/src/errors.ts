@@ -12,8 +12,19 @@ export const permanentErrorCodes = [
   'not_found',
   'invalid_job',
   'unknown_task',
+  'invalid_output',
+  'engine_crashed_repeatedly',
+  'engine_unavailable',
 ] as const;
-export const transientErrorCodes = ['storage_error', 'stalled', 'internal'] as const;
+export const transientErrorCodes = [
+  'storage_error',
+  'stalled',
+  'internal',
+  'engine_crashed',
+  'engine_timeout',
+  'engine_out_of_memory',
+  'engine_restarted',
+] as const;
 
 export type PermanentErrorCode = (typeof permanentErrorCodes)[number];
 export type TransientErrorCode = (typeof transientErrorCodes)[number];
@@ -23,11 +34,15 @@ export class ImagefleetError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: Record<string, unknown> },
   ) {
     super(message, options);
     this.name = 'ImagefleetError';
+    this.detail = options?.detail;
   }
+
+  /** Extra facts kept with a failed result (e.g. the raw model output of invalid_output). */
+  readonly detail: Record<string, unknown> | undefined;
 
   get permanent(): boolean {
     return (permanentErrorCodes as readonly string[]).includes(this.code);

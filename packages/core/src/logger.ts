@@ -8,7 +8,7 @@ export function createLogger(name: string, level: LevelWithSilent = 'info', dest
     name,
     level,
     base: { pid: process.pid },
-    redact: ['config.awsSecretAccessKey', 'config.awsAccessKeyId', '*.authorization', 'req.headers.authorization'],
+    redact: ['config.awsSecretAccessKey', 'config.awsAccessKeyId', 'config.openaiApiKey', '*.authorization', 'req.headers.authorization'],
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -13,6 +13,8 @@ export interface ImageJobData {
   /** Results store location (s3://bucket/prefix or a directory), fixed when the batch was created. */
   results: string;
   options?: Record<string, unknown>;
+  /** Engine host crashes charged to this job so far (see ENGINE_MAX_CRASHES). */
+  engineCrashes?: number;
 }
 
 export interface FinalizeJobData {
@@ -42,7 +44,8 @@ export interface ResultLine {
   key: string;
   status: 'ok' | 'failed';
   result?: unknown;
-  error?: { code: ErrorCode; message: string };
+  /** Extra fields may follow code and message, e.g. `raw` model output for invalid_output. */
+  error?: { code: ErrorCode; message: string; [detail: string]: unknown };
 }
 
 /** The batch source accepted by POST /v1/batches. */

@@ -4,6 +4,10 @@ import type { FinalizeJobData, ImageJobData } from '@imagefleet/core';
 
 export const IMAGE_QUEUE = 'images';
 export const FINALIZE_QUEUE = 'finalize';
+/** Model tasks wait here, so workers without a vision engine never take them. */
+export const VLM_QUEUE = 'vlm';
+
+export type TaskKind = 'pixels' | 'model';
 
 export interface JobPolicy {
   attempts: number;
@@ -22,12 +26,16 @@ export function imageJobOptions(policy: JobPolicy): DefaultJobOptions {
 
 export interface Queues {
   images: Queue<ImageJobData>;
+  vlm: Queue<ImageJobData>;
+  /** The queue a task of this kind goes to. */
+  forKind(kind: TaskKind): Queue<ImageJobData>;
   finalize: Queue<FinalizeJobData>;
   close(): Promise<void>;
 }
 
 export function createQueues(connection: Redis, prefix: string, policy: JobPolicy): Queues {
   const images = new Queue<ImageJobData>(IMAGE_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
+  const vlm = new Queue<ImageJobData>(VLM_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
   const finalize = new Queue<FinalizeJobData>(FINALIZE_QUEUE, {
     connection,
     prefix,
@@ -40,9 +48,11 @@ export function createQueues(connection: Redis, prefix: string, policy: JobPolic
   });
   return {
     images,
+    vlm,
     finalize,
+    forKind: (kind) => (kind === 'model' ? vlm : images),
     async close() {
-      await Promise.all([images.close(), finalize.close()]);
+      await Promise.all([images.close(), vlm.close(), finalize.close()]);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { PreparedImage } from '@imagefleet/imaging';
-import type { TaskProfile } from './task.js';
+import type { PixelTask } from './task.js';
 import { differenceHash, dominantColours, laplacianVariance, type DominantColour } from './image-metrics.js';
 
 export interface InspectResult {
@@ -18,7 +18,8 @@ export interface InspectResult {
 }
 
 /** Catalog image QA without a model: size, format, colours, sharpness and a perceptual hash. */
-export const inspectTask: TaskProfile<InspectResult> = {
+export const inspectTask: PixelTask<InspectResult> = {
+  kind: 'pixels',
   name: 'inspect',
   description: 'Dimensions, format, dominant colours, sharpness and a perceptual hash (no model)',
   budget: { maxSide: 512 },

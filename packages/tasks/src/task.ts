@@ -1,10 +1,10 @@
 import type { ImageBudget, PreparedImage } from '@imagefleet/imaging';
 
-/**
- * A task profile: what a worker does with one prepared image. Model-free tasks compute their
- * result from the pixels; model tasks (later) add a prompt and a bounded output schema.
- */
-export interface TaskProfile<Result = unknown> {
+import type { ModelTask } from './model-task.js';
+
+/** A task computed from the pixels alone, in the worker process (no model). */
+export interface PixelTask<Result = unknown> {
+  readonly kind: 'pixels';
   readonly name: string;
   readonly description: string;
   /** Size the image is prepared to before run() sees it. */
@@ -15,3 +15,6 @@ export interface TaskProfile<Result = unknown> {
   /** One short human line for a result (CLI summaries). */
   describe(result: Result): string;
 }
+
+/** Every task is either computed from pixels or answered by the vision-language model. */
+export type Task = PixelTask | ModelTask;

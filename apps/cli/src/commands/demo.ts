@@ -30,6 +30,12 @@ export async function demo(dir: string | undefined, task: string): Promise<numbe
   const stack = await startStack({ producer: true, worker: true, localRedis: true }, env, { logToStderr: true });
   try {
     process.stdout.write(`imagefleet demo: ${task} over ${samples} (Redis ${stack.config.redisUrl}, results in ${stack.config.resultsUrl})\n`);
+    if (!stack.config.modelPath && task !== 'inspect') {
+      process.stdout.write(
+        'NOTE: no MODEL_PATH is set, so this runs the generated tiny model with RANDOM weights: the pipeline is real,\n' +
+          '      the answers are schema-valid noise. For real tags: imagefleet models pull (see README), then set MODEL_PATH and MMPROJ_PATH.\n',
+      );
+    }
     return await submit(new ApiClient(stack.producer!.url), samples, { task, wait: true, batchId: `demo_${Date.now()}` });
   } finally {
     await stack.stop();

@@ -100,17 +100,17 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
 
 /** Removes the batch's jobs that no worker has taken yet; active ones see the cancelled state and stop. */
 async function removeWaitingJobs(deps: ProducerDeps, batchId: string): Promise<number> {
-  const ids: string[] = [];
-  const pageSize = 1000;
-  for (let start = 0; ; start += pageSize) {
-    const jobs = await deps.queues.images.getJobs(['wait', 'delayed', 'prioritized'], start, start + pageSize - 1, true);
-    for (const job of jobs) if (job?.data?.batchId === batchId && job.id) ids.push(job.id);
-    if (jobs.length < pageSize) break;
-  }
   let removed = 0;
-  for (const id of ids) {
+  for (const queue of [deps.queues.images, deps.queues.vlm]) {
+    const ids: string[] = [];
+    const pageSize = 1000;
+    for (let start = 0; ; start += pageSize) {
+      const jobs = await queue.getJobs(['wait', 'delayed', 'prioritized'], start, start + pageSize - 1, true);
+      for (const job of jobs) if (job?.data?.batchId === batchId && job.id) ids.push(job.id);
+      if (jobs.length < pageSize) break;
+    }
     // A job taken by a worker since it was listed is locked and cannot be removed: it skips itself.
-    removed += await deps.queues.images.remove(id).catch(() => 0);
+    for (const id of ids) removed += await queue.remove(id).catch(() => 0);
   }
   return removed;
 }

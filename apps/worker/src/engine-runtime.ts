@@ -1,0 +1,85 @@
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Config, Logger } from '@imagefleet/core';
+import { EngineHost, SlotGate, makeTinyModel, validateModelPair, type AnalyzeInput, type HostAnalyzeResult, type ModelPair } from '@imagefleet/engine';
+import { getTask, taskNames, type ModelTask } from '@imagefleet/tasks';
+
+/** What the worker needs from any vision engine (in-process llama.cpp host or an HTTP server). */
+export interface VisionEngine {
+  readonly ready: boolean;
+  readonly slots: number;
+  analyze(input: AnalyzeInput): Promise<HostAnalyzeResult>;
+  resize?(slots: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EngineRuntime {
+  engine: VisionEngine;
+  gate: SlotGate;
+  modelName: string;
+  plannedSlots: number;
+  close(): Promise<void>;
+}
+
+/** MODEL_PATH / MMPROJ_PATH, or the tiny random-weight model generated once under MODELS_DIR. */
+export async function resolveModelFiles(config: Config, logger: Logger): Promise<{ model: string; mmproj: string }> {
+  if (config.modelPath || config.mmprojPath) {
+    if (!config.modelPath || !config.mmprojPath) throw new Error('MODEL_PATH and MMPROJ_PATH must be set together (a vision model needs its projector)');
+    return { model: config.modelPath, mmproj: config.mmprojPath };
+  }
+  const dir = join(config.modelsDir, 'tiny');
+  const files = { model: join(dir, 'model.gguf'), mmproj: join(dir, 'mmproj.gguf') };
+  if (!existsSync(files.model) || !existsSync(files.mmproj)) await makeTinyModel(dir, { seed: 1, size: 'test' });
+  logger.info({ model: files.model }, 'no MODEL_PATH set: using the generated tiny random-weight model (its answers are noise; see README to pull a real one)');
+  return files;
+}
+
+/** Tokens one job needs in its slot: the prompt, the image and the longest answer any task allows. */
+export function contextPerSlotFor(pair: ModelPair): number {
+  const models = taskNames()
+    .map((name) => getTask(name))
+    .filter((task): task is ModelTask => task?.kind === 'model');
+  const promptTokens = Math.max(...models.map((task) => Math.ceil(task.prompt({}).length / 3))) + 64;
+  const outputTokens = Math.max(...models.map((task) => task.maxOutputTokens({})));
+  const imageTokens = imageTokensFor(pair, Math.max(...models.map((task) => task.budget.maxSide)));
+  const needed = promptTokens + imageTokens + outputTokens;
+  return Math.ceil(needed / 256) * 256;
+}
+
+/**
+ * Image tokens for an image of maxSide: fixed-resolution projectors (LLaVA-style) always emit
+ * (image_size / patch_size)^2; dynamic-resolution ones (Qwen-VL) scale with the image, merging
+ * 2x2 patches.
+ */
+export function imageTokensFor(pair: ModelPair, maxSide: number): number {
+  const { projectorType, imageSize, patchSize } = pair.projector;
+  const patch = patchSize ?? 14;
+  if (projectorType && /qwen/i.test(projectorType)) return Math.ceil(maxSide / (patch * 2)) ** 2;
+  return ((imageSize ?? 336) / patch) ** 2;
+}
+
+export async function startLlamaEngine(config: Config, logger: Logger, slots: number): Promise<EngineRuntime> {
+  const files = await resolveModelFiles(config, logger);
+  const pair = await validateModelPair(files.model, files.mmproj);
+  const contextPerSlot = Math.min(contextPerSlotFor(pair), pair.model.contextLength ?? Number.MAX_SAFE_INTEGER);
+  const host = new EngineHost({
+    model: files.model,
+    mmproj: files.mmproj,
+    slots,
+    contextPerSlot,
+    gpuLayers: config.engineGpuLayers < 0 ? 999 : config.engineGpuLayers,
+    threads: config.engineThreads || availableParallelism(),
+    loadTimeoutMs: config.engineLoadTimeoutMs,
+    restartBackoffMs: 500,
+    logger: logger.child({ component: 'engine' }),
+  });
+  await host.start();
+  return {
+    engine: host,
+    gate: new SlotGate(slots),
+    modelName: basename(files.model),
+    plannedSlots: slots,
+    close: () => host.close(),
+  };
+}

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { ImagefleetError, type Logger } from '@imagefleet/core';
+import { encodeJpeg, type PreparedImage } from '@imagefleet/imaging';
+import { compileSchema, describeErrors, type ModelTask, type ModelTaskResult, type SchemaValidator } from '@imagefleet/tasks';
+import type { EngineRuntime } from './engine-runtime.js';
+
+export interface ModelStepPolicy {
+  timeoutMs: number;
+  msPerToken: number;
+}
+
+const validators = new Map<string, SchemaValidator>();
+
+function validatorFor(schema: Record<string, unknown>): SchemaValidator {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
+  if (!validate) {
+    if (validators.size > 256) validators.clear();
+    validate = compileSchema(schema);
+    validators.set(key, validate);
+  }
+  return validate;
+}
+
+/** Seeds derive from the job id: a rerun of the same job reproduces its answer. */
+function seedFor(jobId: string, attempt: number): number {
+  return createHash('sha256').update(jobId).digest().readUInt32LE(0) + attempt;
+}
+
+/**
+ * The engine step of a model task: re-encode the prepared image, wait for a slot, generate under
+ * the task's JSON schema, then validate. Truncated or invalid output gets one more try with
+ * another seed; after that the job fails with invalid_output and keeps the raw text.
+ */
+export async function runModelTask(
+  runtime: EngineRuntime,
+  task: ModelTask,
+  image: PreparedImage,
+  options: Record<string, unknown>,
+  jobId: string,
+  policy: ModelStepPolicy,
+  log: Logger,
+): Promise<ModelTaskResult> {
+  const started = performance.now();
+  const imageJpeg = await encodeJpeg(image);
+  const schema = task.schema(options);
+  const validate = validatorFor(schema);
+  const maxTokens = task.maxOutputTokens(options);
+  const prompt = task.prompt(options);
+  const deadlineMs = policy.timeoutMs + maxTokens * policy.msPerToken;
+  let problem = '';
+  let raw = '';
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const seed = seedFor(jobId, attempt);
+    const answer = await runtime.gate.run(() => runtime.engine.analyze({ imageJpeg, prompt, schema, maxTokens, seed, deadlineMs }));
+    raw = answer.text;
+    let output: unknown;
+    try {
+      output = JSON.parse(answer.text);
+    } catch {
+      output = undefined;
+    }
+    if (answer.truncated) problem = `output truncated at ${answer.completionTokens} tokens (limit ${maxTokens})`;
+    else if (output === undefined) problem = 'output is not JSON';
+    else if (!validate(output)) problem = `output does not match the schema: ${describeErrors(validate)}`;
+    else {
+      return {
+        output: output as Record<string, unknown>,
+        warnings: task.warnings(output, options),
+        model: runtime.modelName,
+        tokens: { prompt: answer.promptTokens, completion: answer.completionTokens },
+        timings: { promptMs: Math.round(answer.promptMs), generationMs: Math.round(answer.generationMs), totalMs: Math.round(performance.now() - started) },
+        seed,
+        attempts: attempt,
+      };
+    }
+    log.info({ attempt, problem }, 'model output rejected');
+  }
+  throw new ImagefleetError('invalid_output', `The model's output was invalid twice: ${problem}`, { detail: { raw: raw.slice(0, 4000) } });
+}

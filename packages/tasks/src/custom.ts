@@ -1,0 +1,35 @@
+import type { ModelTask } from './model-task.js';
+import { UnboundedSchemaError, boundSchema, type JsonSchema } from './json-schema.js';
+
+const MAX_PROMPT = 4000;
+
+/** Prompt and JSON schema from the request; the schema is bounded before use (or refused). */
+export const customTask: ModelTask = {
+  kind: 'model',
+  name: 'custom',
+  description: 'Your prompt and JSON schema (bounded before use)',
+  budget: { maxSide: 1024 },
+  validateOptions(options) {
+    const unknown = Object.keys(options).filter((key) => !['prompt', 'schema', 'maxTokens'].includes(key));
+    if (unknown.length > 0) return `options.${unknown[0]} is not a custom option (prompt, schema, maxTokens)`;
+    if (typeof options.prompt !== 'string' || options.prompt.trim() === '' || options.prompt.length > MAX_PROMPT) {
+      return `options.prompt must be a non-empty string of at most ${MAX_PROMPT} characters`;
+    }
+    if (options.maxTokens !== undefined && !(Number.isInteger(options.maxTokens) && (options.maxTokens as number) >= 16 && (options.maxTokens as number) <= 4096)) {
+      return 'options.maxTokens must be an integer from 16 to 4096';
+    }
+    if (options.schema === undefined) return 'options.schema is required (a JSON Schema for the answer)';
+    try {
+      boundSchema(options.schema, undefined, 'options.schema');
+    } catch (error) {
+      if (error instanceof UnboundedSchemaError) return error.message;
+      throw error;
+    }
+    return undefined;
+  },
+  prompt: (options) => `${String(options.prompt)}\nAnswer with JSON only.`,
+  schema: (options): JsonSchema => boundSchema(options.schema, undefined, 'options.schema'),
+  maxOutputTokens: (options) => (options.maxTokens as number | undefined) ?? 512,
+  warnings: () => [],
+  describe: (result) => JSON.stringify(result.output).slice(0, 120),
+};
