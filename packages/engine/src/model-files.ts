@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { readGgufFileInfo } from 'node-llama-cpp';
+import { GgufInsights, readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
 
 /** A model file problem found before loading; the worker refuses to start with this message. */
 export class ModelFileError extends Error {
@@ -12,6 +12,10 @@ export class ModelFileError extends Error {
 
 export interface TextModelFacts {
   path: string;
+  /** node-llama-cpp's view of the file: weight bytes and KV/compute estimates for the planner. */
+  insights: GgufInsights;
+  /** Bytes of all tensors (what loading the weights costs). */
+  weightBytes: number;
   architecture: string;
   name: string | undefined;
   fileBytes: number;
@@ -27,6 +31,7 @@ export interface TextModelFacts {
 
 export interface ProjectorFacts {
   path: string;
+  weightBytes: number;
   fileBytes: number;
   projectorType: string | undefined;
   projectionDim: number | undefined;
@@ -55,17 +60,25 @@ async function readHeader(path: string, role: string) {
   await handle.read(magic, 0, 4, 0);
   await handle.close();
   if (magic.toString('latin1') !== 'GGUF') throw new ModelFileError(`${role} file is not a GGUF file (bad magic bytes): ${path}`);
+  let header: GgufFileInfo;
   try {
-    const header = await readGgufFileInfo(path, { logWarnings: false, ignoreKeys: ['tokenizer.ggml.merges', 'tokenizer.ggml.token_type', 'tokenizer.ggml.scores'] });
-    return { header, fileBytes: info.size };
+    header = await readGgufFileInfo(path, { logWarnings: false, ignoreKeys: ['tokenizer.ggml.merges', 'tokenizer.ggml.token_type', 'tokenizer.ggml.scores'] });
   } catch (error) {
     throw new ModelFileError(`${role} file is not a readable GGUF file (${(error as Error).message}): ${path}`);
   }
+  if (!(header.metadata as unknown as Metadata | undefined)?.general) {
+    throw new ModelFileError(`${role} file is not a readable GGUF file (the header has no metadata; truncated?): ${path}`);
+  }
+  const insights = await GgufInsights.from(header);
+  if (insights.modelSize > info.size) {
+    throw new ModelFileError(`${role} file is truncated: its tensors need ${insights.modelSize} bytes but the file has ${info.size} (interrupted download?): ${path}`);
+  }
+  return { header, fileBytes: info.size, insights };
 }
 
 /** Reads and checks the text model (never a projector). */
 export async function readTextModel(path: string): Promise<TextModelFacts> {
-  const { header, fileBytes } = await readHeader(path, 'model');
+  const { header, fileBytes, insights } = await readHeader(path, 'model');
   const metadata = header.metadata as unknown as Metadata;
   const architecture = String(pick(metadata, 'general.architecture') ?? '');
   if (architecture === 'clip' || architecture === 'mtmd') {
@@ -75,6 +88,8 @@ export async function readTextModel(path: string): Promise<TextModelFacts> {
   const block = (key: string) => asNumber(pick(metadata, `${architecture}.${key}`));
   return {
     path,
+    insights,
+    weightBytes: insights.modelSize,
     architecture,
     name: pick(metadata, 'general.name') as string | undefined,
     fileBytes,
@@ -91,7 +106,7 @@ export async function readTextModel(path: string): Promise<TextModelFacts> {
 
 /** Reads and checks the projector (mmproj): a clip model with a vision encoder. */
 export async function readProjector(path: string): Promise<ProjectorFacts> {
-  const { header, fileBytes } = await readHeader(path, 'projector (mmproj)');
+  const { header, fileBytes, insights } = await readHeader(path, 'projector (mmproj)');
   const metadata = header.metadata as unknown as Metadata;
   const architecture = String(pick(metadata, 'general.architecture') ?? '');
   if (architecture !== 'clip') {
@@ -100,6 +115,7 @@ export async function readProjector(path: string): Promise<ProjectorFacts> {
   if (pick(metadata, 'clip.has_vision_encoder') === false) throw new ModelFileError(`projector (mmproj) file has no vision encoder: ${path}`);
   return {
     path,
+    weightBytes: insights.modelSize,
     fileBytes,
     projectorType: pick(metadata, 'clip.projector_type') as string | undefined,
     projectionDim: asNumber(pick(metadata, 'clip.vision.projection_dim')),
