@@ -24,8 +24,8 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
 }
 
 /** Spawns a helper process and collects its output for error messages. */
-export function spawnLogged(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess & { output: () => string } {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
+export function spawnLogged(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): ChildProcess & { output: () => string } {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);

@@ -1,0 +1,164 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResultLine } from '@imagefleet/core';
+import { makeTinyModel, type TinyModelFiles } from '@imagefleet/engine';
+import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { StoreRegistry } from '@imagefleet/storage';
+import { compileSchema, invoiceTask, taggingTask, type ModelTaskResult } from '@imagefleet/tasks';
+import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
+import { testConfig, testEnv } from '../helpers/fleet.js';
+import { startTestProducer, waitForBatchEnd } from '../helpers/producer.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { spawnLogged, stopProcess, waitFor } from '../helpers/processes.js';
+import { syntheticPhoto } from '../helpers/images.js';
+import { fileURLToPath } from 'node:url';
+
+let services: TestServices;
+let stores: StoreRegistry;
+let dir: string;
+let tiny: TinyModelFiles;
+let bench: TinyModelFiles;
+const prefixes: string[] = [];
+const PHOTOS = 100;
+
+before(async () => {
+  services = await startServices();
+  await Promise.all(['results', 'uploads', 'photos'].map((bucket) => ensureBucket(services, bucket)));
+  stores = new StoreRegistry(services.s3);
+  dir = mkdtempSync(join(tmpdir(), 'imagefleet-vlm-'));
+  tiny = await makeTinyModel(join(dir, 'tiny'), { seed: 1 });
+  bench = await makeTinyModel(join(dir, 'bench'), { seed: 1, size: 'bench' });
+  const photos = stores.open('s3://photos');
+  for (let i = 0; i < PHOTOS; i += 20) {
+    await Promise.all(Array.from({ length: 20 }, async (_, j) => photos.put(`catalog/${String(i + j).padStart(3, '0')}.jpg`, await syntheticPhoto(500 + i + j, 400, 300))));
+  }
+});
+
+after(async () => {
+  stores?.close();
+  if (services) {
+    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
+    await services.stop();
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function fleet(model: TinyModelFiles, extra: Record<string, string> = {}) {
+  const env = testEnv(services, { ENGINE: 'llama', MODEL_PATH: model.model, MMPROJ_PATH: model.mmproj, ENGINE_THREADS: '2', ...extra });
+  prefixes.push(env.QUEUE_PREFIX!);
+  const config = testConfig(env);
+  const producer = await startTestProducer(config);
+  const workers: WorkerProcess[] = [];
+  return {
+    env,
+    producer,
+    workers,
+    start(extraEnv: Record<string, string> = {}) {
+      const worker = spawnWorker({ ...env, ...extraEnv });
+      workers.push(worker);
+      return worker;
+    },
+    async submit(task: string, source: unknown): Promise<string> {
+      const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: { task, source } });
+      assert.equal(response.statusCode, 202, response.body);
+      return response.json().batchId as string;
+    },
+    async manifest(batchId: string): Promise<ResultLine[]> {
+      const text = (await stores.open(config.resultsUrl).get(`${batchId}/manifest.jsonl`, { maxBytes: 1e8 })).toString();
+      return text.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => stopProcess(worker.child, 'SIGTERM', 20_000)));
+      await producer.close();
+    },
+  };
+}
+
+describe('the vision engine end to end (real llama.cpp on the generated model)', () => {
+  test('100 images through tagging and through invoice: every result valid against its schema', async () => {
+    const f = await fleet(tiny, { ENGINE_SLOTS: '2' });
+    try {
+      f.start();
+      for (const task of [taggingTask, invoiceTask]) {
+        const batchId = await f.submit(task.name, { s3: { bucket: 'photos', prefix: 'catalog/' } });
+        const status = await waitForBatchEnd(f.producer, batchId, 300_000);
+        const lines = await f.manifest(batchId);
+        const failures = lines.filter((line) => line.status !== 'ok').map((line) => `${line.key}: ${JSON.stringify(line.error).slice(0, 300)}`);
+        assert.deepEqual(failures, [], `${task.name} failures`);
+        assert.deepEqual([status.state, status.total, status.completed], ['completed', PHOTOS, PHOTOS]);
+        const validate = compileSchema(task.schema({}));
+        for (const line of lines) {
+          const result = line.result as ModelTaskResult;
+          assert.ok(validate(result.output), `${line.key}: ${JSON.stringify(result.output)}`);
+          assert.equal(result.model, 'model.gguf');
+          assert.ok(result.tokens.prompt > 16 && result.tokens.completion > 0, JSON.stringify(result.tokens));
+          assert.ok(result.timings.totalMs >= 0 && result.attempts >= 1 && result.attempts <= 2);
+          assert.ok(Array.isArray(result.warnings));
+        }
+      }
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a poisoned input that crashes the host ends engine_crashed_repeatedly; the rest of the batch completes', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `catalog/${String(i).padStart(3, '0')}.jpg`);
+    const poisonedKey = keys[5]!;
+    // The host sees the prepared, re-encoded JPEG: compute the same bytes here.
+    const source = await stores.open('s3://photos').get(poisonedKey, { maxBytes: 1e8 });
+    const jpeg = await encodeJpeg(await prepareImage(source, { maxPixels: 100_000_000 }, taggingTask.budget));
+    const digest = createHash('sha256').update(jpeg).digest('hex');
+    const f = await fleet(tiny, { ENGINE_SLOTS: '2', ENGINE_MAX_CRASHES: '2' });
+    try {
+      const worker = f.start({ IMAGEFLEET_TEST_CRASH_ON_IMAGE_SHA256: digest });
+      const batchId = await f.submit('tagging', { keys, bucket: 'photos' });
+      const status = await waitForBatchEnd(f.producer, batchId, 180_000);
+      assert.deepEqual([status.total, status.completed, status.failed], [12, 11, 1]);
+      const poisoned = (await f.manifest(batchId)).find((line) => line.key === poisonedKey)!;
+      assert.equal(poisoned.status, 'failed');
+      assert.equal(poisoned.error?.code, 'engine_crashed_repeatedly');
+      assert.match(poisoned.error?.message ?? '', /crashed 2 times/);
+      assert.ok(worker.count('engine host exited; restarting') >= 2);
+      assert.equal(worker.child.exitCode, null, 'the worker itself must survive');
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a job whose engine host is killed mid-inference is retried and completes', async () => {
+    const f = await fleet(bench, { ENGINE_SLOTS: '1' });
+    try {
+      const worker = f.start();
+      await waitFor(() => worker.lines.some((line) => line.msg === 'worker started'), 120_000, 'worker start');
+      const keys = Array.from({ length: 6 }, (_, i) => `catalog/${String(50 + i).padStart(3, '0')}.jpg`);
+      const batchId = await f.submit('caption', { keys, bucket: 'photos' });
+      await waitFor(() => worker.count('job completed') >= 1, 120_000, 'a first caption');
+      const ready = worker.lines.filter((line) => line.msg === 'engine host ready');
+      process.kill(Number(ready[ready.length - 1]!.pid), 'SIGKILL');
+      const status = await waitForBatchEnd(f.producer, batchId, 300_000);
+      assert.deepEqual([status.total, status.completed, status.failed], [6, 6, 0]);
+      const retried = worker.lines.filter((line) => line.msg === 'job attempt failed, will retry' && line.code === 'engine_crashed');
+      assert.ok(retried.length >= 1, 'no job was in flight when the host was killed');
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a worker given a garbage model file exits non-zero with a clear message and no core dump', async () => {
+    const cwd = mkdtempSync(join(dir, 'garbage-'));
+    const garbage = join(cwd, 'model.gguf');
+    writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
+    const env = testEnv(services, { ENGINE: 'llama', MODEL_PATH: garbage, MMPROJ_PATH: tiny.mmproj });
+    const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
+    const child = spawnLogged(process.execPath, [cli, 'worker'], { ...process.env, ...env }, cwd);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+    assert.notEqual(code, 0);
+    assert.equal(child.signalCode, null, 'killed by a signal: the binding was reached');
+    assert.match(child.output(), /imagefleet: model file is not a GGUF file \(bad magic bytes\): .*model\.gguf/);
+    assert.deepEqual(readdirSync(cwd).filter((name) => name.startsWith('core')), []);
+  });
+});
