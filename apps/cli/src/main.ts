@@ -8,6 +8,7 @@ import { exportResults } from './commands/results.js';
 import { demo } from './commands/demo.js';
 import { serveUntilSignal, startStack } from './commands/serve.js';
 import { submit } from './commands/submit.js';
+import { inspectModel, makeTiny, planModel } from './commands/models.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -18,6 +19,9 @@ Commands:
   submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
   status <batchId> [--json]
   results <batchId> [--format jsonl|csv] [--out FILE]
+  models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
+  models inspect <file.gguf>   architecture, size, parameters, context, projector facts
+  models plan <model> <mmproj> | --reference qwen3-vl-4b:Q4_K_M [--memory GB]   slots the planner gives
   demo [dir] [--task tagging]  run a batch over the bundled samples on embedded defaults
 
 Options: --api URL (default $IMAGEFLEET_API or http://127.0.0.1:8080)
@@ -52,6 +56,10 @@ async function run(argv: string[]): Promise<number> {
       options: { type: 'string' },
       webhook: { type: 'string' },
       'batch-id': { type: 'string' },
+      seed: { type: 'string' },
+      size: { type: 'string' },
+      reference: { type: 'string' },
+      memory: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -91,6 +99,13 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'results':
       return exportResults(apiClient(values.api), need('a batch id'), values.format, values.out);
+    case 'models': {
+      const [action, ...args] = rest;
+      if (action === 'make-tiny') return makeTiny(args[0] ?? 'data/models/tiny', values.seed, values.size);
+      if (action === 'inspect' && args[0]) return inspectModel(args[0]);
+      if (action === 'plan') return planModel(args, values.reference, values.memory);
+      throw new CliError(`models needs make-tiny <dir> | inspect <file.gguf> | plan <model> <mmproj> | plan --reference NAME:QUANT [--memory GB]\n${USAGE}`, ExitCode.usage);
+    }
     case 'demo':
       return demo(rest[0], values.task ?? 'tagging');
     default:

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Config, Logger } from '@imagefleet/core';
-import { EngineHost, SlotGate, makeTinyModel, validateModelPair, type AnalyzeInput, type HostAnalyzeResult, type ModelPair } from '@imagefleet/engine';
+import { EngineHost, SlotGate, describePlan, makeTinyModel, pinnedDevice, planEngine, validateModelPair, type AnalyzeInput, type EnginePlan, type HostAnalyzeResult, type ModelPair } from '@imagefleet/engine';
 import { getTask, taskNames, type ModelTask } from '@imagefleet/tasks';
 
 /** What the worker needs from any vision engine (in-process llama.cpp host or an HTTP server). */
@@ -19,6 +19,7 @@ export interface EngineRuntime {
   gate: SlotGate;
   modelName: string;
   plannedSlots: number;
+  plan?: EnginePlan;
   close(): Promise<void>;
 }
 
@@ -59,16 +60,32 @@ export function imageTokensFor(pair: ModelPair, maxSide: number): number {
   return ((imageSize ?? 336) / patch) ** 2;
 }
 
-export async function startLlamaEngine(config: Config, logger: Logger, slots: number): Promise<EngineRuntime> {
+/** Validates the model pair and plans slots for the pinned device; logs the plan with every input. */
+export async function planLlamaEngine(config: Config, logger: Logger): Promise<{ files: { model: string; mmproj: string }; plan: EnginePlan }> {
   const files = await resolveModelFiles(config, logger);
   const pair = await validateModelPair(files.model, files.mmproj);
   const contextPerSlot = Math.min(contextPerSlotFor(pair), pair.model.contextLength ?? Number.MAX_SAFE_INTEGER);
+  const device = await pinnedDevice(config.gpuDevice);
+  const plan = await planEngine(pair.model, pair.projector, device, {
+    contextPerSlot,
+    maxSlots: config.engineMaxSlots,
+    requestedSlots: config.engineSlots,
+    marginBytes: config.memorySafetyMarginMiB * 1024 * 1024,
+  });
+  logger.info({ ...plan, summary: describePlan(plan) }, 'engine plan');
+  return { files, plan };
+}
+
+export async function startLlamaEngine(config: Config, logger: Logger): Promise<EngineRuntime> {
+  const { files, plan } = await planLlamaEngine(config, logger);
+  const { slots, contextPerSlot } = plan;
+  const onGpu = plan.device.kind === 'gpu';
   const host = new EngineHost({
     model: files.model,
     mmproj: files.mmproj,
     slots,
     contextPerSlot,
-    gpuLayers: config.engineGpuLayers < 0 ? 999 : config.engineGpuLayers,
+    gpuLayers: !onGpu ? 0 : config.engineGpuLayers < 0 ? 999 : config.engineGpuLayers,
     threads: config.engineThreads || availableParallelism(),
     loadTimeoutMs: config.engineLoadTimeoutMs,
     restartBackoffMs: 500,
@@ -80,6 +97,7 @@ export async function startLlamaEngine(config: Config, logger: Logger, slots: nu
     gate: new SlotGate(slots),
     modelName: basename(files.model),
     plannedSlots: slots,
+    plan,
     close: () => host.close(),
   };
 }

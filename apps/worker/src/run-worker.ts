@@ -13,7 +13,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const deps = createWorkerDeps(config, logger);
   try {
     if (config.engine === 'llama') {
-      deps.engine = await startLlamaEngine(config, logger, config.engineSlots || 1);
+      deps.engine = await startLlamaEngine(config, logger);
       deps.probation = new Probation(deps.engine.gate, deps.engine.plannedSlots);
     }
   } catch (error) {

@@ -23,13 +23,25 @@ export type GgufValue =
   | { type: ScalarType; value: number | bigint | boolean | string }
   | { type: typeof GgufType.ARRAY; itemType: ScalarType; values: (number | bigint | boolean | string)[] };
 
-const GGML_TYPE_F32 = 0;
+/** ggml tensor types with their block layout: [type id, elements per block, bytes per block]. */
+export const GgmlType = {
+  F32: [0, 1, 4],
+  F16: [1, 1, 2],
+  Q8_0: [8, 32, 34],
+  Q4_K: [12, 256, 144],
+  Q5_K: [13, 256, 176],
+  Q6_K: [14, 256, 210],
+} as const satisfies Record<string, readonly [number, number, number]>;
+export type GgmlTypeName = keyof typeof GgmlType;
 
 interface TensorEntry {
   name: string;
   /** ggml order: the fastest-varying (input) dimension first. */
   dims: number[];
-  data: Float32Array;
+  type: GgmlTypeName;
+  byteSize: number;
+  /** F32 values; absent for header-only (metadata) fixtures. */
+  data?: Float32Array;
 }
 
 /** A little-endian byte sink that grows as needed. */
@@ -135,7 +147,16 @@ export class GgufWriter {
   tensor(name: string, dims: number[], data: Float32Array): this {
     const count = dims.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new Error(`tensor ${name}: ${dims.join('x')} needs ${count} values, got ${data.length}`);
-    this.tensors.push({ name, dims, data });
+    this.tensors.push({ name, dims, type: 'F32', byteSize: data.byteLength, data });
+    return this;
+  }
+
+  /** A tensor described in the header only (its data is never written): for planner fixtures. */
+  tensorInfo(name: string, dims: number[], type: GgmlTypeName): this {
+    const [, perBlock, blockBytes] = GgmlType[type];
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (count % perBlock !== 0) throw new Error(`tensor ${name}: ${count} elements are not a multiple of the ${type} block (${perBlock})`);
+    this.tensors.push({ name, dims, type, byteSize: (count / perBlock) * blockBytes });
     return this;
   }
 
@@ -145,6 +166,7 @@ export class GgufWriter {
     const out = new ByteBuilder();
     out.bytes(header.bytes);
     for (const tensor of this.tensors) {
+      if (!tensor.data) continue;
       out.padTo(this.alignment);
       out.bytes(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
     }
@@ -159,6 +181,7 @@ export class GgufWriter {
       await file.write(header.bytes);
       let position = header.bytes.length;
       for (const tensor of this.tensors) {
+        if (!tensor.data) continue;
         const pad = (this.alignment - (position % this.alignment)) % this.alignment;
         if (pad) await file.write(new Uint8Array(pad));
         position += pad;
@@ -194,9 +217,9 @@ export class GgufWriter {
       out.string(tensor.name);
       out.u32(tensor.dims.length);
       for (const dim of tensor.dims) out.u64(dim);
-      out.u32(GGML_TYPE_F32);
+      out.u32(GgmlType[tensor.type][0]);
       out.u64(offset);
-      offset += tensor.data.byteLength;
+      offset += tensor.byteSize;
     }
     out.padTo(this.alignment);
     return { bytes: out.result() };

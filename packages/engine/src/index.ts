@@ -4,3 +4,6 @@ export * from './protocol.js';
 export * from './slot-gate.js';
 export * from './engine-host.js';
 export * from './model-files.js';
+export * from './reference-models.js';
+export * from './device-memory.js';
+export * from './planner.js';

@@ -51,7 +51,12 @@ function pick(metadata: Metadata, path: string): unknown {
 const asNumber = (value: unknown) => (typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : undefined);
 
 /** Reads the GGUF header of a file, with errors that name the file and the problem. */
-async function readHeader(path: string, role: string) {
+/** headerOnly: metadata fixtures that describe tensors without holding their data. */
+export interface ReadOptions {
+  headerOnly?: boolean;
+}
+
+async function readHeader(path: string, role: string, options: ReadOptions = {}) {
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new ModelFileError(`${role} file not found: ${path}`);
   if (!info.isFile()) throw new ModelFileError(`${role} path is not a file: ${path}`);
@@ -70,15 +75,15 @@ async function readHeader(path: string, role: string) {
     throw new ModelFileError(`${role} file is not a readable GGUF file (the header has no metadata; truncated?): ${path}`);
   }
   const insights = await GgufInsights.from(header);
-  if (insights.modelSize > info.size) {
+  if (!options.headerOnly && insights.modelSize > info.size) {
     throw new ModelFileError(`${role} file is truncated: its tensors need ${insights.modelSize} bytes but the file has ${info.size} (interrupted download?): ${path}`);
   }
   return { header, fileBytes: info.size, insights };
 }
 
 /** Reads and checks the text model (never a projector). */
-export async function readTextModel(path: string): Promise<TextModelFacts> {
-  const { header, fileBytes, insights } = await readHeader(path, 'model');
+export async function readTextModel(path: string, options: ReadOptions = {}): Promise<TextModelFacts> {
+  const { header, fileBytes, insights } = await readHeader(path, 'model', options);
   const metadata = header.metadata as unknown as Metadata;
   const architecture = String(pick(metadata, 'general.architecture') ?? '');
   if (architecture === 'clip' || architecture === 'mtmd') {
@@ -105,8 +110,8 @@ export async function readTextModel(path: string): Promise<TextModelFacts> {
 }
 
 /** Reads and checks the projector (mmproj): a clip model with a vision encoder. */
-export async function readProjector(path: string): Promise<ProjectorFacts> {
-  const { header, fileBytes, insights } = await readHeader(path, 'projector (mmproj)');
+export async function readProjector(path: string, options: ReadOptions = {}): Promise<ProjectorFacts> {
+  const { header, fileBytes, insights } = await readHeader(path, 'projector (mmproj)', options);
   const metadata = header.metadata as unknown as Metadata;
   const architecture = String(pick(metadata, 'general.architecture') ?? '');
   if (architecture !== 'clip') {
@@ -137,8 +142,8 @@ export interface ModelPair {
  * garbage file and fails with a generic message when the projector does not fit the model;
  * these checks turn each case into one clear sentence.
  */
-export async function validateModelPair(modelPath: string, mmprojPath: string): Promise<ModelPair> {
-  const [model, projector] = await Promise.all([readTextModel(modelPath), readProjector(mmprojPath)]);
+export async function validateModelPair(modelPath: string, mmprojPath: string, options: ReadOptions = {}): Promise<ModelPair> {
+  const [model, projector] = await Promise.all([readTextModel(modelPath, options), readProjector(mmprojPath, options)]);
   if (projector.projectionDim !== undefined && model.embedding !== undefined && projector.projectionDim !== model.embedding) {
     throw new ModelFileError(
       `projector output size ${projector.projectionDim} differs from the text model's embedding size ${model.embedding}: ${mmprojPath} does not belong to ${modelPath}`,

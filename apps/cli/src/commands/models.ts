@@ -1,0 +1,74 @@
+import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  describePlan, formatGiB, makeTinyModel, pinnedDevice, planEngine, readProjector, readTextModel, referenceModels, referenceQuants,
+  validateModelPair, writeReferenceModel, type DeviceMemory,
+} from '@imagefleet/engine';
+import { contextPerSlotFor } from '@imagefleet/worker';
+import { CliError, ExitCode } from '../cli-error.js';
+
+export async function makeTiny(dir: string, seed: string | undefined, size: string | undefined): Promise<number> {
+  if (size !== undefined && size !== 'test' && size !== 'bench') throw new CliError(`--size must be test or bench (got ${size})`, ExitCode.usage);
+  const seedValue = seed === undefined ? 1 : Number(seed);
+  if (!Number.isInteger(seedValue) || seedValue < 0) throw new CliError(`--seed must be a non-negative integer (got ${seed})`, ExitCode.usage);
+  const files = await makeTinyModel(resolve(dir), { seed: seedValue, size: (size as 'test' | 'bench' | undefined) ?? 'test' });
+  process.stdout.write(`${files.model}\n${files.mmproj}\nA random-weight model: it runs the real inference path and answers noise.\n`);
+  return ExitCode.ok;
+}
+
+/** Architecture, size, parameters, context and projector facts of one GGUF file. */
+export async function inspectModel(path: string): Promise<number> {
+  const file = resolve(path);
+  const model = await readTextModel(file).catch(() => undefined);
+  const facts = model
+    ? {
+        kind: 'text model', architecture: model.architecture, name: model.name, size: formatGiB(model.fileBytes), weights: formatGiB(model.weightBytes),
+        parameters: model.parameters, contextLength: model.contextLength, embedding: model.embedding, layers: model.layers,
+        heads: model.heads, kvHeads: model.kvHeads, fileType: model.fileType, tensors: model.tensors,
+      }
+    : await readProjector(file).then((projector) => ({
+        kind: 'vision projector (mmproj)', size: formatGiB(projector.fileBytes), weights: formatGiB(projector.weightBytes), projectorType: projector.projectorType,
+        projectionDim: projector.projectionDim, imageSize: projector.imageSize, patchSize: projector.patchSize,
+        visionWidth: projector.visionWidth, visionBlocks: projector.visionBlocks, tensors: projector.tensors,
+      }));
+  for (const [key, value] of Object.entries(facts)) if (value !== undefined) process.stdout.write(`${key.padEnd(15)} ${value}\n`);
+  return ExitCode.ok;
+}
+
+/**
+ * The planner's answer for a model on a device: real files (model + mmproj), or a reference
+ * shape (--reference qwen3-vl-4b:Q4_K_M); this machine's device, or --memory 24 (GB).
+ */
+export async function planModel(files: string[], reference: string | undefined, memoryGb: string | undefined): Promise<number> {
+  let dir: string | undefined;
+  try {
+    let pair;
+    if (reference) {
+      const [key, quant] = reference.split(':');
+      if (!key || !referenceModels[key] || !quant || !referenceQuants.includes(quant)) {
+        throw new CliError(`--reference must be one of ${Object.keys(referenceModels).join(', ')} with :${referenceQuants.join('|:')} (got ${reference})`, ExitCode.usage);
+      }
+      dir = await mkdtemp(join(tmpdir(), 'imagefleet-plan-'));
+      const written = await writeReferenceModel(dir, key, quant);
+      pair = await validateModelPair(written.model, written.mmproj, { headerOnly: true });
+    } else {
+      if (files.length !== 2) throw new CliError('models plan needs <model.gguf> <mmproj.gguf>, or --reference NAME:QUANT', ExitCode.usage);
+      pair = await validateModelPair(resolve(files[0]!), resolve(files[1]!));
+    }
+    let device: DeviceMemory;
+    if (memoryGb !== undefined) {
+      const gb = Number(memoryGb);
+      if (!(gb > 0)) throw new CliError(`--memory must be a number of GB (got ${memoryGb})`, ExitCode.usage);
+      device = { kind: 'gpu', index: 0, name: `a ${gb} GB GPU`, totalBytes: gb * 1e9, freeBytes: gb * 1e9 - 0.5 * 1024 ** 3, source: 'simulated' };
+    } else {
+      device = await pinnedDevice(undefined);
+    }
+    const plan = await planEngine(pair.model, pair.projector, device, { contextPerSlot: contextPerSlotFor(pair), maxSlots: 256, requestedSlots: 0, marginBytes: 1024 ** 3 });
+    process.stdout.write(`${pair.model.name ?? pair.model.path}: ${describePlan(plan)}\n`);
+    return ExitCode.ok;
+  } finally {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}
