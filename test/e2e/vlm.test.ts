@@ -137,12 +137,25 @@ describe('the vision engine end to end (real llama.cpp on the generated model)',
       const keys = Array.from({ length: 6 }, (_, i) => `catalog/${String(50 + i).padStart(3, '0')}.jpg`);
       const batchId = await f.submit('caption', { keys, bucket: 'photos' });
       await waitFor(() => worker.count('job completed') >= 1, 120_000, 'a first caption');
+      const health = String(worker.lines.find((line) => line.msg === 'worker started')!.health);
+      assert.equal((await fetch(`${health}/readyz`)).status, 200);
       const ready = worker.lines.filter((line) => line.msg === 'engine host ready');
       process.kill(Number(ready[ready.length - 1]!.pid), 'SIGKILL');
+      // Not ready while the host is down (restart backoff), ready again once it is back.
+      const readiness: number[] = [];
+      await waitFor(async () => {
+        readiness.push((await fetch(`${health}/readyz`)).status);
+        return readiness.includes(503) && readiness[readiness.length - 1] === 200;
+      }, 60_000, '/readyz to go 503 and back to 200');
       const status = await waitForBatchEnd(f.producer, batchId, 300_000);
       assert.deepEqual([status.total, status.completed, status.failed], [6, 6, 0]);
       const retried = worker.lines.filter((line) => line.msg === 'job attempt failed, will retry' && line.code === 'engine_crashed');
       assert.ok(retried.length >= 1, 'no job was in flight when the host was killed');
+      const metrics = await (await fetch(`${health}/metrics`)).text();
+      assert.match(metrics, /imagefleet_engine_slots\{kind="planned"[^}]*\} 1/);
+      assert.match(metrics, /imagefleet_engine_restarts_total\{[^}]*\} 1/);
+      assert.match(metrics, /imagefleet_planner_device_memory_bytes\{device="cpu",state="total"[^}]*\} \d+/);
+      assert.match(metrics, /imagefleet_engine_up\{[^}]*\} 1/);
     } finally {
       await f.close();
     }

@@ -17,6 +17,7 @@ export function testEnv(services: TestServices, extra: Record<string, string> = 
     LOG_LEVEL: 'silent',
     JOB_BACKOFF_MS: '100',
     ENGINE: 'none',
+    WORKER_PORT: '0',
     ...extra,
   };
 }

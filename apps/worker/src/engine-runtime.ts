@@ -9,6 +9,8 @@ import { getTask, taskNames, type ModelTask } from '@imagefleet/tasks';
 export interface VisionEngine {
   readonly ready: boolean;
   readonly slots: number;
+  /** Restarts after a crash, timeout or resize. */
+  readonly restarts: number;
   analyze(input: AnalyzeInput): Promise<HostAnalyzeResult>;
   resize?(slots: number): Promise<void>;
   close(): Promise<void>;
@@ -20,6 +22,8 @@ export interface EngineRuntime {
   modelName: string;
   plannedSlots: number;
   plan?: EnginePlan;
+  /** Times the slot count was halved after an out-of-memory error. */
+  oomBackoffs: number;
   close(): Promise<void>;
 }
 
@@ -98,6 +102,7 @@ export async function startLlamaEngine(config: Config, logger: Logger): Promise<
     modelName: basename(files.model),
     plannedSlots: slots,
     plan,
+    oomBackoffs: 0,
     close: () => host.close(),
   };
 }

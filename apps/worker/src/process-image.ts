@@ -90,6 +90,7 @@ async function chargeEngineCrash(deps: WorkerDeps, job: Job<ImageJobData>, error
     const slots = Math.max(1, Math.floor(deps.engine.gate.capacity / 2));
     log.warn({ slots }, 'engine out of memory: halving slots and restarting the host');
     deps.engine.gate.setCapacity(slots);
+    deps.engine.oomBackoffs += 1;
     await deps.engine.engine.resize(slots);
     return error;
   }

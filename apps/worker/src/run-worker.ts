@@ -1,16 +1,46 @@
 import type { Config, Logger } from '@imagefleet/core';
-import { closeWorkerDeps, createWorkerDeps } from './deps.js';
+import { pingRedis } from '@imagefleet/jobs';
+import { createMetricsRegistry, registerEngineMetrics, type Registry } from '@imagefleet/metrics';
+import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
 import { FleetWorker } from './fleet-worker.js';
 import { startLlamaEngine } from './engine-runtime.js';
 import { Probation } from './probation.js';
+import { startHealthServer } from './health-server.js';
 
 export interface RunningWorker {
+  /** Whether Redis answers and, with an engine, the engine host is up. */
+  ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** http://host:port of /healthz, /readyz, /metrics when this worker serves them. */
+  healthUrl: string | undefined;
   /** Graceful stop: finish active jobs within SHUTDOWN_TIMEOUT_MS, then close connections. */
   stop(): Promise<void>;
 }
 
-export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+export interface WorkerStartOptions {
+  /** Metrics go here (`imagefleet up` shares the API's registry); default: a new one. */
+  metrics?: Registry;
+  /** Serve /healthz, /readyz, /metrics on WORKER_PORT (default true). */
+  serveHealth?: boolean;
+}
+
+function engineMetrics(deps: WorkerDeps, registry: Registry) {
+  return registerEngineMetrics(registry, {
+    slotsPlanned: () => deps.engine?.plannedSlots ?? 0,
+    slotsAllowed: () => deps.engine?.gate.capacity ?? 0,
+    slotsBusy: () => deps.engine?.gate.busy ?? 0,
+    engineUp: () => deps.engine?.engine.ready ?? false,
+    restarts: () => deps.engine?.engine.restarts ?? 0,
+    oomBackoffs: () => deps.engine?.oomBackoffs ?? 0,
+    deviceMemory: () => {
+      const device = deps.engine?.plan?.device;
+      return device && { device: device.name, freeBytes: device.freeBytes, totalBytes: device.totalBytes };
+    },
+  });
+}
+
+export async function startWorker(config: Config, logger: Logger, options: WorkerStartOptions = {}): Promise<RunningWorker> {
   const deps = createWorkerDeps(config, logger);
+  const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
   try {
     if (config.engine === 'llama') {
       deps.engine = await startLlamaEngine(config, logger);
@@ -20,15 +50,29 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     await closeWorkerDeps(deps);
     throw error;
   }
+  engineMetrics(deps, registry);
   const worker = new FleetWorker(deps);
   await worker.waitUntilReady();
-  logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: config.engine, model: deps.engine?.modelName, slots: deps.engine?.plannedSlots }, 'worker started');
+  const ready = async () => {
+    const redis = await pingRedis(deps.redis).then(() => true, () => false);
+    const checks: Record<string, boolean> = { redis };
+    if (deps.engine) checks.engine = deps.engine.engine.ready;
+    return { ready: Object.values(checks).every(Boolean), checks };
+  };
+  const health = options.serveHealth === false ? undefined : await startHealthServer(config.host, config.workerPort, { ready }, registry);
+  logger.info(
+    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: config.engine, model: deps.engine?.modelName, slots: deps.engine?.plannedSlots, health: health?.url },
+    'worker started',
+  );
   let stopping: Promise<void> | undefined;
   return {
+    ready,
+    healthUrl: health?.url,
     stop() {
       stopping ??= (async () => {
         logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'worker stopping: finishing active jobs');
         const { graceful } = await worker.close(config.shutdownTimeoutMs);
+        await health?.close();
         await closeWorkerDeps(deps);
         logger.info({ graceful }, graceful ? 'worker stopped' : 'worker stopped at the deadline; unfinished jobs will be retried elsewhere');
       })();

@@ -134,6 +134,7 @@ export const settings = {
   localSourceRoots: setting('LOCAL_SOURCE_ROOTS', '', 'Comma-separated directories a batch may read from the local disk (empty = local sources disabled; `imagefleet up` allows the working directory)', directoryList),
   host: setting('HOST', '127.0.0.1', 'API listen address', text),
   port: setting('PORT', '8080', 'API listen port', integer(0, 65535)),
+  workerPort: setting('WORKER_PORT', '9464', 'Worker /healthz, /readyz and /metrics port (0 = any free port, logged); `imagefleet up` serves them on the API port instead', integer(0, 65535)),
   workerConcurrency: setting('WORKER_CONCURRENCY', '4', 'Jobs a worker process holds at once (download, prepare and analyse overlap)', integer(1, 1024)),
   maxImageBytes: setting('MAX_IMAGE_BYTES', '50MiB', 'Largest source object a worker reads', byteSize(4 * GiB)),
   maxImagePixels: setting('MAX_IMAGE_PIXELS', '100000000', 'Largest image (width x height) a worker decodes', integer(1, 2 ** 31)),

@@ -1,6 +1,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 export { Registry };
+export * from './engine-metrics.js';
 
 /** A registry per process with Node's default metrics; each app adds its own metrics to it. */
 export function createMetricsRegistry(labels: Record<string, string> = {}): Registry {

@@ -3,6 +3,7 @@ import { createLogger, loadConfig, type Config, type Logger } from '@imagefleet/
 import { startProducer, type RunningProducer } from '@imagefleet/producer';
 import { startWorker, type RunningWorker } from '@imagefleet/worker';
 import { ensureLocalRedis, type LocalRedis } from '../local-redis.js';
+import { createMetricsRegistry } from '@imagefleet/metrics';
 
 export interface Stack {
   config: Config;
@@ -34,8 +35,10 @@ export async function startStack(
     },
   };
   try {
-    if (parts.worker) stack.worker = await startWorker(config, logger);
-    if (parts.producer) stack.producer = await startProducer(config, logger);
+    // One process for both: the worker's metrics join the API's /metrics, no second port.
+    const metrics = parts.producer ? createMetricsRegistry({ service: 'imagefleet' }) : undefined;
+    if (parts.worker) stack.worker = await startWorker(config, logger, { metrics, serveHealth: !parts.producer });
+    if (parts.producer) stack.producer = await startProducer(config, logger, metrics);
   } catch (error) {
     await stack.stop().catch(() => undefined);
     throw error;

@@ -1,0 +1,65 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Engine gauges and counters of a worker; values are read at scrape time where possible. */
+export interface EngineMetricsSource {
+  slotsPlanned(): number;
+  slotsBusy(): number;
+  slotsAllowed(): number;
+  deviceMemory(): { device: string; freeBytes: number; totalBytes: number } | undefined;
+  engineUp(): boolean;
+  restarts(): number;
+  oomBackoffs(): number;
+}
+
+export function registerEngineMetrics(registry: Registry, source: EngineMetricsSource) {
+  new Gauge({
+    name: 'imagefleet_engine_slots',
+    help: 'Engine slots: planned (from device memory), allowed now (after OOM back-off or crash probation), busy',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.set({ kind: 'planned' }, source.slotsPlanned());
+      this.set({ kind: 'allowed' }, source.slotsAllowed());
+      this.set({ kind: 'busy' }, source.slotsBusy());
+    },
+  });
+  new Gauge({
+    name: 'imagefleet_engine_up',
+    help: '1 while the engine host is loaded and answering',
+    registers: [registry],
+    collect() {
+      this.set(source.engineUp() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'imagefleet_planner_device_memory_bytes',
+    help: 'Device memory the slot planner saw at start, by state (free, total)',
+    labelNames: ['device', 'state'],
+    registers: [registry],
+    collect() {
+      const memory = source.deviceMemory();
+      if (!memory) return;
+      this.set({ device: memory.device, state: 'free' }, memory.freeBytes);
+      this.set({ device: memory.device, state: 'total' }, memory.totalBytes);
+    },
+  });
+  // Counted where they happen (engine host, OOM handler); read at scrape time.
+  new Counter({
+    name: 'imagefleet_engine_restarts_total',
+    help: 'Engine host restarts after a crash, timeout or resize',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(source.restarts());
+    },
+  });
+  new Counter({
+    name: 'imagefleet_engine_oom_backoffs_total',
+    help: 'Times the slot count was halved after an out-of-memory error',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(source.oomBackoffs());
+    },
+  });
+}
