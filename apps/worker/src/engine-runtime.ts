@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Config, Logger } from '@imagefleet/core';
-import { EngineHost, SlotGate, describePlan, makeTinyModel, pinnedDevice, planEngine, validateModelPair, type AnalyzeInput, type EnginePlan, type HostAnalyzeResult, type ModelPair } from '@imagefleet/engine';
+import { EngineHost, OpenAiEngine, SlotGate, describePlan, makeTinyModel, pinnedDevice, planEngine, validateModelPair, type AnalyzeInput, type EnginePlan, type HostAnalyzeResult, type ModelPair } from '@imagefleet/engine';
 import { getTask, taskNames, type ModelTask } from '@imagefleet/tasks';
 
 /** What the worker needs from any vision engine (in-process llama.cpp host or an HTTP server). */
@@ -105,4 +105,17 @@ export async function startLlamaEngine(config: Config, logger: Logger): Promise<
     oomBackoffs: 0,
     close: () => host.close(),
   };
+}
+
+/** ENGINE=openai: an OpenAI-compatible server beside the worker; slots from ENGINE_SLOTS or the server. */
+export async function startOpenAiEngine(config: Config, logger: Logger): Promise<EngineRuntime> {
+  const engine = new OpenAiEngine({
+    baseUrl: config.openaiBaseUrl,
+    apiKey: config.openaiApiKey,
+    model: config.openaiModel,
+    slots: config.engineSlots,
+    logger: logger.child({ component: 'engine' }),
+  });
+  await engine.start();
+  return { engine, gate: new SlotGate(engine.slots), modelName: engine.modelName, plannedSlots: engine.slots, oomBackoffs: 0, close: () => engine.close() };
 }

@@ -3,7 +3,7 @@ import { pingRedis } from '@imagefleet/jobs';
 import { createMetricsRegistry, registerEngineMetrics, type Registry } from '@imagefleet/metrics';
 import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
 import { FleetWorker } from './fleet-worker.js';
-import { startLlamaEngine } from './engine-runtime.js';
+import { startLlamaEngine, startOpenAiEngine } from './engine-runtime.js';
 import { Probation } from './probation.js';
 import { startHealthServer } from './health-server.js';
 
@@ -42,8 +42,8 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   const deps = createWorkerDeps(config, logger);
   const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
   try {
-    if (config.engine === 'llama') {
-      deps.engine = await startLlamaEngine(config, logger);
+    if (config.engine !== 'none') {
+      deps.engine = config.engine === 'llama' ? await startLlamaEngine(config, logger) : await startOpenAiEngine(config, logger);
       deps.probation = new Probation(deps.engine.gate, deps.engine.plannedSlots);
     }
   } catch (error) {

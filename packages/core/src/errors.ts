@@ -15,6 +15,7 @@ export const permanentErrorCodes = [
   'invalid_output',
   'engine_crashed_repeatedly',
   'engine_unavailable',
+  'engine_rejected',
 ] as const;
 export const transientErrorCodes = [
   'storage_error',
@@ -24,6 +25,7 @@ export const transientErrorCodes = [
   'engine_timeout',
   'engine_out_of_memory',
   'engine_restarted',
+  'engine_unreachable',
 ] as const;
 
 export type PermanentErrorCode = (typeof permanentErrorCodes)[number];

@@ -7,3 +7,4 @@ export * from './model-files.js';
 export * from './reference-models.js';
 export * from './device-memory.js';
 export * from './planner.js';
+export * from './openai-engine.js';
