@@ -48,7 +48,7 @@ async function taggingInput(seed: number) {
 }
 
 test('the host answers with schema-valid JSON, survives being killed mid-inference, and restarts', async () => {
-  const host = new EngineHost({ ...bench, slots: 1, contextPerSlot: 2048, gpuLayers: 0, threads: 2, loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+  const host = new EngineHost({ ...bench, slots: 1, contextPerSlot: 2048, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
   try {
     await host.start();
     assert.ok(host.ready);
@@ -72,7 +72,7 @@ test('the host answers with schema-valid JSON, survives being killed mid-inferen
 });
 
 test('a request past its deadline restarts the host and fails with engine_timeout', async () => {
-  const host = new EngineHost({ ...bench, slots: 1, contextPerSlot: 2048, gpuLayers: 0, threads: 2, loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+  const host = new EngineHost({ ...bench, slots: 1, contextPerSlot: 2048, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
   try {
     await host.start();
     const pid = host.pid;
@@ -84,7 +84,7 @@ test('a request past its deadline restarts the host and fails with engine_timeou
 });
 
 test('parallel slots serve several requests at once on one loaded model', async () => {
-  const host = new EngineHost({ ...tiny, slots: 3, contextPerSlot: 1024, gpuLayers: 0, threads: 2, loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+  const host = new EngineHost({ ...tiny, slots: 3, contextPerSlot: 1024, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
   try {
     await host.start();
     const validate = compileSchema(taggingTask.schema({}));

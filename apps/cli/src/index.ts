@@ -3,3 +3,4 @@ export * from './csv.js';
 export * from './progress.js';
 export * from './local-redis.js';
 export { sourceFromTarget } from './commands/submit.js';
+export { selectGpus } from './commands/gpus.js';

@@ -8,19 +8,21 @@ import { exportResults } from './commands/results.js';
 import { demo } from './commands/demo.js';
 import { serveUntilSignal, startStack } from './commands/serve.js';
 import { submit } from './commands/submit.js';
-import { inspectModel, makeTiny, planModel } from './commands/models.js';
+import { inspectModel, makeTiny, planModel, pull } from './commands/models.js';
+import { runPerGpu } from './commands/gpus.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
 Commands:
   up                         API + worker in one process (starts redis-server if none answers)
   producer                   the HTTP API only
-  worker                     a queue worker only
+  worker [--gpus all|0,1]    a queue worker; --gpus forks one worker process per GPU, each pinned and planned on its own
   submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
   status <batchId> [--json]
   results <batchId> [--format jsonl|csv] [--out FILE]
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
   models inspect <file.gguf>   architecture, size, parameters, context, projector facts
+  models pull <hf:owner/repo/file.gguf | URL> [--mmproj <uri>] [--dir DIR]   download with resume
   models plan <model> <mmproj> | --reference qwen3-vl-4b:Q4_K_M [--memory GB]   slots the planner gives
   demo [dir] [--task tagging]  run a batch over the bundled samples on embedded defaults
 
@@ -60,6 +62,9 @@ async function run(argv: string[]): Promise<number> {
       size: { type: 'string' },
       reference: { type: 'string' },
       memory: { type: 'string' },
+      mmproj: { type: 'string' },
+      dir: { type: 'string' },
+      gpus: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -82,6 +87,7 @@ async function run(argv: string[]): Promise<number> {
       await serveUntilSignal(await startStack({ producer: true, worker: false, localRedis: false }, process.env));
       return ExitCode.ok;
     case 'worker':
+      if (values.gpus !== undefined) return runPerGpu(values.gpus, process.argv.slice(2));
       await serveUntilSignal(await startStack({ producer: false, worker: true, localRedis: false }, process.env));
       return ExitCode.ok;
     case 'submit':
@@ -104,7 +110,8 @@ async function run(argv: string[]): Promise<number> {
       if (action === 'make-tiny') return makeTiny(args[0] ?? 'data/models/tiny', values.seed, values.size);
       if (action === 'inspect' && args[0]) return inspectModel(args[0]);
       if (action === 'plan') return planModel(args, values.reference, values.memory);
-      throw new CliError(`models needs make-tiny <dir> | inspect <file.gguf> | plan <model> <mmproj> | plan --reference NAME:QUANT [--memory GB]\n${USAGE}`, ExitCode.usage);
+      if (action === 'pull' && args[0]) return pull(args[0], values.mmproj, values.dir ?? process.env.MODELS_DIR ?? 'data/models');
+      throw new CliError(`models needs make-tiny <dir> | inspect <file.gguf> | pull <uri> [--mmproj <uri>] [--dir DIR] | plan <model> <mmproj> | plan --reference NAME:QUANT [--memory GB]\n${USAGE}`, ExitCode.usage);
     }
     case 'demo':
       return demo(rest[0], values.task ?? 'tagging');

@@ -91,6 +91,7 @@ export async function startLlamaEngine(config: Config, logger: Logger): Promise<
     contextPerSlot,
     gpuLayers: !onGpu ? 0 : config.engineGpuLayers < 0 ? 999 : config.engineGpuLayers,
     threads: config.engineThreads || availableParallelism(),
+    libVariant: config.engineLibVariant === 'auto' ? (onGpu ? 'vulkan' : 'default') : config.engineLibVariant,
     loadTimeoutMs: config.engineLoadTimeoutMs,
     restartBackoffMs: 500,
     logger: logger.child({ component: 'engine' }),

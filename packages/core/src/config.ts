@@ -153,6 +153,7 @@ export const settings = {
   modelsDir: setting('MODELS_DIR', './data/models', 'Where `models pull` downloads and the tiny model is generated', (raw) => resolve(raw)),
   engineSlots: setting('ENGINE_SLOTS', '0', 'Parallel sequences on the model; 0 = planned from free device memory', integer(0, 256)),
   engineMaxSlots: setting('ENGINE_MAX_SLOTS', '16', 'Upper bound for the planned slot count', integer(1, 256)),
+  engineLibVariant: setting('ENGINE_LIB_VARIANT', 'auto', 'llama.node build: auto (vulkan when a GPU is found, else the CPU build), default (CPU), vulkan (any GPU), cuda (prebuilt for sm_89: L4, L40, RTX 40xx)', oneOf('auto', 'default', 'vulkan', 'cuda')),
   engineGpuLayers: setting('ENGINE_GPU_LAYERS', '-1', 'Layers offloaded to the GPU; -1 = all when a GPU is present, 0 = CPU only', integer(-1, 10000)),
   engineThreads: setting('ENGINE_THREADS', '0', 'CPU threads for the model; 0 = the number of cores', integer(0, 1024)),
   engineMaxCrashes: setting('ENGINE_MAX_CRASHES', '2', 'Engine host crashes one input may cause before it fails with engine_crashed_repeatedly', integer(1, 100)),

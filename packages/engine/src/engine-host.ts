@@ -139,8 +139,8 @@ export class EngineHost {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const { model, mmproj, slots, contextPerSlot, gpuLayers, threads } = this.options;
-    child.send({ type: 'load', options: { model, mmproj, slots, contextPerSlot, gpuLayers, threads } } satisfies ParentMessage);
+    const { model, mmproj, slots, contextPerSlot, gpuLayers, threads, libVariant } = this.options;
+    child.send({ type: 'load', options: { model, mmproj, slots, contextPerSlot, gpuLayers, threads, libVariant } } satisfies ParentMessage);
 
     return new Promise<void>((resolve, reject) => {
       const loadTimer = setTimeout(() => {

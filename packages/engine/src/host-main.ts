@@ -21,6 +21,7 @@ async function load(options: HostLoadOptions): Promise<void> {
       n_parallel: options.slots,
       n_gpu_layers: options.gpuLayers,
       n_threads: options.threads,
+      lib_variant: options.libVariant,
     });
     if (!context.initMultimodal({ path: options.mmproj, use_gpu: options.gpuLayers !== 0 })) {
       send({ type: 'load_failed', message: `the projector ${options.mmproj} could not be initialised for this model` });

@@ -8,3 +8,4 @@ export * from './reference-models.js';
 export * from './device-memory.js';
 export * from './planner.js';
 export * from './openai-engine.js';
+export * from './pull.js';

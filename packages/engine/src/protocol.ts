@@ -9,6 +9,8 @@ export interface HostLoadOptions {
   contextPerSlot: number;
   gpuLayers: number;
   threads: number;
+  /** llama.node build: default (CPU), vulkan, cuda. */
+  libVariant: 'default' | 'vulkan' | 'cuda';
 }
 
 export interface HostAnalyzeRequest {

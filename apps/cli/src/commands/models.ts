@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  describePlan, formatGiB, makeTinyModel, pinnedDevice, planEngine, readProjector, readTextModel, referenceModels, referenceQuants,
+  describePlan, formatGiB, makeTinyModel, pullModel, pinnedDevice, planEngine, readProjector, readTextModel, referenceModels, referenceQuants,
   validateModelPair, writeReferenceModel, type DeviceMemory,
 } from '@imagefleet/engine';
 import { contextPerSlotFor } from '@imagefleet/worker';
@@ -71,4 +71,24 @@ export async function planModel(files: string[], reference: string | undefined, 
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Downloads a model (and its projector) with resume; prints the settings to use them. */
+export async function pull(uri: string, mmprojUri: string | undefined, dir: string): Promise<number> {
+  const target = resolve(dir);
+  const progress = (label: string) => {
+    let last = 0;
+    return ({ downloadedBytes, totalBytes, bytesPerSecond }: { downloadedBytes: number; totalBytes: number; bytesPerSecond: number }) => {
+      if (Date.now() - last < 500 && downloadedBytes < totalBytes) return;
+      last = Date.now();
+      const percent = totalBytes > 0 ? ((downloadedBytes / totalBytes) * 100).toFixed(1) : '?';
+      process.stderr.write(`\r${label}: ${formatGiB(downloadedBytes)} / ${formatGiB(totalBytes)} (${percent}%) ${formatGiB(bytesPerSecond)}/s\x1b[K`);
+    };
+  };
+  const model = await pullModel(uri, target, 'model', { onProgress: progress('model') });
+  process.stderr.write('\n');
+  const mmproj = mmprojUri ? await pullModel(mmprojUri, target, 'mmproj', { onProgress: progress('mmproj') }) : undefined;
+  if (mmproj) process.stderr.write('\n');
+  process.stdout.write(`MODEL_PATH=${model}\n${mmproj ? `MMPROJ_PATH=${mmproj}\n` : 'MMPROJ_PATH=  (pull the projector with --mmproj: a vision model needs both)\n'}`);
+  return ExitCode.ok;
 }
