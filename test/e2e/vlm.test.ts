@@ -161,6 +161,28 @@ describe('the vision engine end to end (real llama.cpp on the generated model)',
     }
   });
 
+  test('an out-of-memory error halves the slots, restarts the host and retries the job', async () => {
+    const marker = join(dir, 'oom-once');
+    writeFileSync(marker, '');
+    const f = await fleet(tiny, { ENGINE_SLOTS: '4' });
+    try {
+      const worker = f.start({ IMAGEFLEET_TEST_OOM_ONCE_FILE: marker });
+      const keys = Array.from({ length: 8 }, (_, i) => `catalog/${String(20 + i).padStart(3, '0')}.jpg`);
+      const status = await waitForBatchEnd(f.producer, await f.submit('caption', { keys, bucket: 'photos' }), 120_000);
+      assert.deepEqual([status.total, status.completed, status.failed], [8, 8, 0]);
+      const backoff = worker.lines.find((line) => line.msg === 'engine out of memory: halving slots and restarting the host');
+      assert.equal(backoff?.slots, 2);
+      const readyLines = worker.lines.filter((line) => line.msg === 'engine host ready');
+      assert.deepEqual([readyLines[0]?.slots, readyLines[readyLines.length - 1]?.slots], [4, 2]);
+      const health = String(worker.lines.find((line) => line.msg === 'worker started')!.health);
+      const metrics = await (await fetch(`${health}/metrics`)).text();
+      assert.match(metrics, /imagefleet_engine_oom_backoffs_total\{[^}]*\} 1/);
+      assert.match(metrics, /imagefleet_engine_slots\{kind="planned"[^}]*\} 4/);
+    } finally {
+      await f.close();
+    }
+  });
+
   test('a worker given a garbage model file exits non-zero with a clear message and no core dump', async () => {
     const cwd = mkdtempSync(join(dir, 'garbage-'));
     const garbage = join(cwd, 'model.gguf');

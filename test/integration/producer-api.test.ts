@@ -60,6 +60,8 @@ const badBatches: [string, unknown, RegExp][] = [
   ['local path outside roots', { task: 'inspect', source: { local: { path: '/etc' } } }, /source\.local\.path must be inside one of LOCAL_SOURCE_ROOTS/],
   ['bad webhook', { task: 'inspect', source: { s3: { bucket: 'photos' } }, webhook: 'ftp://x' }, /body\/webhook must match pattern/],
   ['unknown field', { task: 'inspect', source: { s3: { bucket: 'photos' } }, colour: 'red' }, /must NOT have additional properties/],
+  ['custom with an open schema', { task: 'custom', source: { s3: { bucket: 'photos' } }, options: { prompt: 'Count apples', schema: { type: 'object' } } }, /options\.schema\.properties must list the object's fields/],
+  ['tagging with a bad option', { task: 'tagging', source: { s3: { bucket: 'photos' } }, options: { maxTags: 1000 } }, /options\.maxTags must be an integer from 1 to 32/],
   ['options for inspect', { task: 'inspect', source: { s3: { bucket: 'photos' } }, options: { prompt: 'hi' } }, /inspect takes no options/],
 ];
 for (const [name, body, message] of badBatches) {

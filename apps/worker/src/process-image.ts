@@ -87,9 +87,10 @@ async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: 
  */
 async function chargeEngineCrash(deps: WorkerDeps, job: Job<ImageJobData>, error: ImagefleetError, log: Logger): Promise<ImagefleetError> {
   if (error.code === 'engine_out_of_memory' && deps.engine?.engine.resize) {
-    const slots = Math.max(1, Math.floor(deps.engine.gate.capacity / 2));
+    const slots = Math.max(1, Math.floor(deps.engine.engine.slots / 2));
     log.warn({ slots }, 'engine out of memory: halving slots and restarting the host');
-    deps.engine.gate.setCapacity(slots);
+    if (deps.probation) deps.probation.setTarget(slots);
+    else deps.engine.gate.setCapacity(slots);
     deps.engine.oomBackoffs += 1;
     await deps.engine.engine.resize(slots);
     return error;

@@ -1,6 +1,7 @@
 // The engine host: a child process that owns one loaded model. llama.cpp can abort the whole
 // process on bad input, so it never runs inside the worker; this process may die, the worker not.
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { loadModel, type LlamaCompletionOptions, type LlamaContextWrapper } from '@fugood/llama.node';
 import type { HostAnalyzeRequest, HostLoadOptions, HostMessage, ParentMessage } from './protocol.js';
 
@@ -43,8 +44,25 @@ function crashIfPoisoned(request: HostAnalyzeRequest): void {
   if (digest === poisoned) process.kill(process.pid, 'SIGKILL');
 }
 
+/** Test-only: report one out-of-memory failure while the marker file exists (it is removed). */
+function outOfMemoryOnce(): boolean {
+  const marker = process.env.IMAGEFLEET_TEST_OOM_ONCE_FILE;
+  if (!marker) return false;
+  try {
+    rmSync(marker);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function analyze(request: HostAnalyzeRequest): Promise<void> {
   crashIfPoisoned(request);
+  if (outOfMemoryOnce()) {
+    send({ type: 'failed', id: request.id, message: 'ggml_backend_cuda_buffer_type_alloc_buffer: allocating 512.00 MiB on device 0: cudaMalloc failed: out of memory (test hook)', outOfMemory: true });
+    setTimeout(() => process.exit(3), 50);
+    return;
+  }
   if (!context) throw new Error('analyze before load');
   const options: LlamaCompletionOptions = {
     messages: [
