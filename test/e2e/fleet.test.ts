@@ -5,11 +5,10 @@ import type { AddressInfo } from 'node:net';
 import type { ResultLine } from '@imagefleet/core';
 import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
-import { testConfig, testEnv } from '../helpers/fleet.js';
-import { startTestProducer, waitForBatchEnd, batchStatus } from '../helpers/producer.js';
-import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { waitForBatchEnd, batchStatus } from '../helpers/producer.js';
+import { startTestFleet } from '../helpers/test-fleet.js';
 import { pngDeclaring, syntheticPhoto, truncated } from '../helpers/images.js';
-import { stopProcess, waitFor } from '../helpers/processes.js';
+import { waitFor } from '../helpers/processes.js';
 
 const GOOD = 200;
 const BAD: Record<string, string> = {
@@ -48,38 +47,15 @@ after(async () => {
   }
 });
 
-/** One fleet per scenario: its own Redis prefix and results prefix, an in-process producer. */
+/** A fleet for one scenario; submit() defaults to inspect over the whole photos bucket. */
 async function fleet(extra: Record<string, string> = {}) {
-  const env = testEnv(services, { WORKER_CONCURRENCY: '3', ...extra });
-  prefixes.push(env.QUEUE_PREFIX!);
-  const config = testConfig(env);
-  const producer = await startTestProducer(config);
-  const workers: WorkerProcess[] = [];
+  const f = await startTestFleet(services, stores, prefixes, { WORKER_CONCURRENCY: '3', ...extra });
   return {
-    env,
-    config,
-    producer,
-    workers,
+    ...f,
     startWorkers(count: number) {
-      for (let i = 0; i < count; i++) workers.push(spawnWorker(env));
+      for (let i = 0; i < count; i++) f.startWorker();
     },
-    async submit(body: Record<string, unknown> = {}): Promise<string> {
-      const response = await producer.app.inject({
-        method: 'POST',
-        url: '/v1/batches',
-        payload: { task: 'inspect', source: { s3: { bucket: 'photos', prefix: '' } }, ...body },
-      });
-      assert.equal(response.statusCode, 202, response.body);
-      return response.json().batchId as string;
-    },
-    async manifest(batchId: string): Promise<ResultLine[]> {
-      const text = (await stores.open(config.resultsUrl).get(`${batchId}/manifest.jsonl`, { maxBytes: 1e8 })).toString();
-      return text.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
-    },
-    async close() {
-      await Promise.all(workers.map((worker) => stopProcess(worker.child, 'SIGTERM', 15_000)));
-      await producer.close();
-    },
+    submit: (body: Record<string, unknown> = {}) => f.submit({ task: 'inspect', source: { s3: { bucket: 'photos', prefix: '' } }, ...body }),
   };
 }
 

@@ -4,16 +4,15 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResultLine } from '@imagefleet/core';
 import { makeTinyModel, type TinyModelFiles } from '@imagefleet/engine';
 import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
 import { StoreRegistry } from '@imagefleet/storage';
 import { compileSchema, invoiceTask, taggingTask, type ModelTaskResult } from '@imagefleet/tasks';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
-import { testConfig, testEnv } from '../helpers/fleet.js';
-import { startTestProducer, waitForBatchEnd } from '../helpers/producer.js';
-import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
-import { spawnLogged, stopProcess, waitFor } from '../helpers/processes.js';
+import { testEnv } from '../helpers/fleet.js';
+import { waitForBatchEnd } from '../helpers/producer.js';
+import { startTestFleet } from '../helpers/test-fleet.js';
+import { spawnLogged, waitFor } from '../helpers/processes.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { fileURLToPath } from 'node:url';
 
@@ -48,34 +47,8 @@ after(async () => {
 });
 
 async function fleet(model: TinyModelFiles, extra: Record<string, string> = {}) {
-  const env = testEnv(services, { ENGINE: 'llama', MODEL_PATH: model.model, MMPROJ_PATH: model.mmproj, ENGINE_THREADS: '2', ...extra });
-  prefixes.push(env.QUEUE_PREFIX!);
-  const config = testConfig(env);
-  const producer = await startTestProducer(config);
-  const workers: WorkerProcess[] = [];
-  return {
-    env,
-    producer,
-    workers,
-    start(extraEnv: Record<string, string> = {}) {
-      const worker = spawnWorker({ ...env, ...extraEnv });
-      workers.push(worker);
-      return worker;
-    },
-    async submit(task: string, source: unknown): Promise<string> {
-      const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: { task, source } });
-      assert.equal(response.statusCode, 202, response.body);
-      return response.json().batchId as string;
-    },
-    async manifest(batchId: string): Promise<ResultLine[]> {
-      const text = (await stores.open(config.resultsUrl).get(`${batchId}/manifest.jsonl`, { maxBytes: 1e8 })).toString();
-      return text.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
-    },
-    async close() {
-      await Promise.all(workers.map((worker) => stopProcess(worker.child, 'SIGTERM', 20_000)));
-      await producer.close();
-    },
-  };
+  const f = await startTestFleet(services, stores, prefixes, { ENGINE: 'llama', MODEL_PATH: model.model, MMPROJ_PATH: model.mmproj, ENGINE_THREADS: '2', ...extra });
+  return { ...f, start: f.startWorker, submit: (task: string, source: unknown) => f.submit({ task, source }) };
 }
 
 describe('the vision engine end to end (real llama.cpp on the generated model)', () => {

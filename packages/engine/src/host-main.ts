@@ -80,36 +80,22 @@ async function analyze(request: HostAnalyzeRequest): Promise<void> {
     temperature: 0.2,
   };
   try {
-    if (parallel) {
-      const queued = await context.parallel.completion(options);
-      const result = await queued.promise;
-      send({
-        type: 'result',
-        result: {
-          id: request.id,
-          text: result.content ?? result.text,
-          promptTokens: result.tokens_evaluated,
-          completionTokens: result.tokens_predicted,
-          promptMs: result.timings?.prompt_ms ?? 0,
-          generationMs: result.timings?.predicted_ms ?? 0,
-          truncated: result.stopped_limit || result.context_full,
-        },
-      });
-    } else {
-      const result = await context.completion(options);
-      send({
-        type: 'result',
-        result: {
-          id: request.id,
-          text: result.content ?? result.text,
-          promptTokens: result.tokens_evaluated,
-          completionTokens: result.tokens_predicted,
-          promptMs: result.timings.prompt_ms,
-          generationMs: result.timings.predicted_ms,
-          truncated: result.truncated || result.context_full || result.tokens_predicted >= request.maxTokens,
-        },
-      });
-    }
+    // Parallel and single-slot completions report the same facts under slightly different names.
+    const result = parallel ? await (await context.parallel.completion(options)).promise : await context.completion(options);
+    const hitLimit = 'stopped_limit' in result ? result.stopped_limit : result.truncated || result.tokens_predicted >= request.maxTokens;
+    send({
+      type: 'result',
+      result: {
+        id: request.id,
+        // `content` is the answer; `text` can carry whitespace or a code fence.
+        text: result.content ?? result.text,
+        promptTokens: result.tokens_evaluated,
+        completionTokens: result.tokens_predicted,
+        promptMs: result.timings?.prompt_ms ?? 0,
+        generationMs: result.timings?.predicted_ms ?? 0,
+        truncated: hitLimit || result.context_full,
+      },
+    });
   } catch (error) {
     // After an error inside completion the binding's context stays busy: report, then exit so
     // the worker starts a fresh host.

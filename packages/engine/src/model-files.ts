@@ -74,7 +74,12 @@ async function readHeader(path: string, role: string, options: ReadOptions = {})
   if (!(header.metadata as unknown as Metadata | undefined)?.general) {
     throw new ModelFileError(`${role} file is not a readable GGUF file (the header has no metadata; truncated?): ${path}`);
   }
-  const insights = await GgufInsights.from(header);
+  let insights: GgufInsights;
+  try {
+    insights = await GgufInsights.from(header);
+  } catch (error) {
+    throw new ModelFileError(`${role} file could not be analysed (${(error as Error).message}): ${path}`);
+  }
   if (!options.headerOnly && insights.modelSize > info.size) {
     throw new ModelFileError(`${role} file is truncated: its tensors need ${insights.modelSize} bytes but the file has ${info.size} (interrupted download?): ${path}`);
   }
@@ -143,7 +148,10 @@ export interface ModelPair {
  * these checks turn each case into one clear sentence.
  */
 export async function validateModelPair(modelPath: string, mmprojPath: string, options: ReadOptions = {}): Promise<ModelPair> {
-  const [model, projector] = await Promise.all([readTextModel(modelPath, options), readProjector(mmprojPath, options)]);
+  // One after the other: the first insights of a process initialise node-llama-cpp's binding, and
+  // two of those at once were seen to fail once under load.
+  const model = await readTextModel(modelPath, options);
+  const projector = await readProjector(mmprojPath, options);
   if (projector.projectionDim !== undefined && model.embedding !== undefined && projector.projectionDim !== model.embedding) {
     throw new ModelFileError(
       `projector output size ${projector.projectionDim} differs from the text model's embedding size ${model.embedding}: ${mmprojPath} does not belong to ${modelPath}`,
