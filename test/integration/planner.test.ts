@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  PlanError, describePlan, makeTinyModel, parseNvidiaSmiMemory, planEngine, validateModelPair, writeReferenceModel,
+  PlanError, bindingGpus, describePlan, makeTinyModel, nvidiaGpus, pinnedDevice, parseNvidiaSmiMemory, planEngine, validateModelPair, writeReferenceModel,
   type DeviceMemory, type ModelPair,
 } from '@imagefleet/engine';
 
@@ -85,4 +85,17 @@ test('nvidia-smi memory output is parsed per GPU', () => {
     [1, 'NVIDIA L4', 23034, 22000],
   ]);
   assert.deepEqual(parseNvidiaSmiMemory('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'), []);
+});
+
+test('the pinned device: a GPU when one is found, else the CPU with its available memory', async () => {
+  const gpus = [...(await nvidiaGpus()), ...(await bindingGpus())];
+  const device = await pinnedDevice(undefined);
+  if (gpus.length === 0) {
+    assert.deepEqual([device.kind, device.source], ['cpu', 'os']);
+    assert.ok(device.freeBytes > 0 && device.freeBytes <= device.totalBytes);
+    await assert.rejects(pinnedDevice(3), /GPU_DEVICE=3 but no GPU is found/);
+  } else {
+    assert.equal(device.kind, 'gpu');
+    assert.ok(device.totalBytes > 0);
+  }
 });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 
@@ -9,7 +10,8 @@ export interface DeviceMemory {
   name: string;
   totalBytes: number;
   freeBytes: number;
-  source: 'nvidia-smi' | 'os' | 'simulated';
+  /** llama.cpp: the binding reports total memory only, so free = total there. */
+  source: 'nvidia-smi' | 'llama.cpp' | 'os' | 'simulated';
 }
 
 const MiB = 1024 * 1024;
@@ -40,6 +42,22 @@ export async function nvidiaGpus(timeoutMs = 5000): Promise<DeviceMemory[]> {
   });
 }
 
+/** Non-NVIDIA GPUs as llama.cpp's Vulkan build sees them, from a child process; [] when none. */
+export async function bindingGpus(timeoutMs = 15_000): Promise<DeviceMemory[]> {
+  const script = fileURLToPath(new URL('./list-devices.js', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [script], { timeout: timeoutMs }, (error, stdout) => {
+      if (error) return resolve([]);
+      try {
+        const devices = JSON.parse(stdout.slice(stdout.lastIndexOf('['))) as { deviceName: string; maxMemorySize: number }[];
+        resolve(devices.map((device, index) => ({ kind: 'gpu', index, name: device.deviceName, totalBytes: device.maxMemorySize, freeBytes: device.maxMemorySize, source: 'llama.cpp' })));
+      } catch {
+        resolve([]);
+      }
+    });
+  });
+}
+
 /** RAM available to a new process (MemAvailable, which counts reclaimable cache, unlike freemem). */
 export async function cpuMemory(): Promise<DeviceMemory> {
   const meminfo = await readFile('/proc/meminfo', 'utf8').catch(() => '');
@@ -54,12 +72,16 @@ export async function cpuMemory(): Promise<DeviceMemory> {
   };
 }
 
-/** The device a worker is pinned to: GPU `index` (or the first GPU), else the CPU. */
+/**
+ * The device a worker is pinned to: GPU `index` (or the first GPU) from nvidia-smi, else from the
+ * binding's device list (other vendors, via Vulkan), else the CPU.
+ */
 export async function pinnedDevice(index: number | undefined): Promise<DeviceMemory> {
-  const gpus = await nvidiaGpus();
+  const nvidia = await nvidiaGpus();
+  const gpus = nvidia.length > 0 ? nvidia : await bindingGpus();
   if (index !== undefined) {
     const gpu = gpus.find((device) => device.index === index);
-    if (!gpu) throw new Error(`GPU_DEVICE=${index} but nvidia-smi lists ${gpus.length === 0 ? 'no GPUs' : `GPUs ${gpus.map((device) => device.index).join(', ')}`}`);
+    if (!gpu) throw new Error(`GPU_DEVICE=${index} but ${gpus.length === 0 ? 'no GPU is found' : `the GPUs found are ${gpus.map((device) => device.index).join(', ')}`}`);
     return gpu;
   }
   return gpus[0] ?? cpuMemory();
