@@ -55,7 +55,7 @@ describe('the vision engine end to end (real llama.cpp on the generated model)',
   test('100 images through tagging and through invoice: every result valid against its schema', async () => {
     const f = await fleet(tiny, { ENGINE_SLOTS: '2' });
     try {
-      f.start();
+      const worker = f.start();
       for (const task of [taggingTask, invoiceTask]) {
         const batchId = await f.submit(task.name, { s3: { bucket: 'photos', prefix: 'catalog/' } });
         const status = await waitForBatchEnd(f.producer, batchId, 300_000);
@@ -73,6 +73,24 @@ describe('the vision engine end to end (real llama.cpp on the generated model)',
           assert.ok(Array.isArray(result.warnings));
         }
       }
+      // The worker's /metrics: stage latencies, outcomes and tokens per task.
+      const health = String(worker.lines.find((line) => line.msg === 'worker started')!.health);
+      const metrics = await (await fetch(`${health}/metrics`)).text();
+      for (const task of ['tagging', 'invoice']) {
+        assert.match(metrics, new RegExp(`imagefleet_jobs_total\\{[^}]*task="${task}",outcome="ok"[^}]*\\} ${PHOTOS}\\b`));
+        for (const stage of ['queue_wait', 'fetch', 'prepare', 'infer', 'store', 'total']) {
+          assert.match(metrics, new RegExp(`imagefleet_job_stage_seconds_count\\{[^}]*task="${task}",stage="${stage}"[^}]*\\} ${PHOTOS}\\b`), `${task} ${stage}`);
+        }
+        const prompt = Number(new RegExp(`imagefleet_tokens_total\\{[^}]*task="${task}",direction="prompt"[^}]*\\} (\\d+)`).exec(metrics)?.[1]);
+        assert.ok(prompt > PHOTOS * 16, `${task} prompt tokens ${prompt}`);
+      }
+      assert.match(metrics, /imagefleet_job_stage_seconds_bucket\{[^}]*le="600"[^}]*task="tagging",stage="infer"/);
+      assert.doesNotMatch(metrics, /imagefleet_gpu_\w+\{/, 'no GPU here: no GPU series');
+      // The producer's sampled queue gauges.
+      await f.producer.sampler.sample();
+      const producerMetrics = (await f.producer.app.inject({ url: '/metrics' })).body;
+      assert.match(producerMetrics, /imagefleet_queue_jobs\{queue="vlm",state="completed"[^}]*\} \d+/);
+      assert.match(producerMetrics, /imagefleet_queue_jobs\{queue="vlm",state="wait"[^}]*\} 0/);
     } finally {
       await f.close();
     }

@@ -2,24 +2,26 @@ import { createLogger, type Config } from '@imagefleet/core';
 import { buildProducerApp, closeProducerDeps, createProducerDeps, type ProducerDeps } from '@imagefleet/producer';
 import type { FastifyInstance } from 'fastify';
 import type { BatchStatus } from '@imagefleet/core';
-import type { BatchLister } from '@imagefleet/producer';
+import type { BatchLister, QueueSampler } from '@imagefleet/producer';
 
 export interface TestProducer {
   deps: ProducerDeps;
   app: FastifyInstance;
   lister: BatchLister;
+  sampler: QueueSampler;
   close(): Promise<void>;
 }
 
 /** The producer API in this process; tests talk to it with app.inject (no port). */
 export async function startTestProducer(config: Config): Promise<TestProducer> {
   const deps = createProducerDeps(config, createLogger('test-producer', config.logLevel));
-  const { app, lister } = await buildProducerApp(deps);
+  const { app, lister, sampler } = await buildProducerApp(deps);
   await app.ready();
   return {
     deps,
     app,
     lister,
+    sampler,
     async close() {
       await app.close();
       await closeProducerDeps(deps);

@@ -5,10 +5,12 @@ import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { healthRoutes } from './routes/health.js';
+import { QueueSampler } from './queue-sampler.js';
 
 export interface ProducerApp {
   app: FastifyInstance;
   lister: BatchLister;
+  sampler: QueueSampler;
 }
 
 /**
@@ -34,6 +36,11 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
   await app.register(healthRoutes(deps));
   await app.register(batchRoutes(deps, lister));
   await app.register(uploadRoutes(deps, lister));
-  app.addHook('onClose', async () => lister.idle());
-  return { app, lister };
+  const sampler = new QueueSampler(deps, deps.config.queueSampleMs);
+  sampler.start();
+  app.addHook('onClose', async () => {
+    sampler.stop();
+    await lister.idle();
+  });
+  return { app, lister, sampler };
 }

@@ -4,3 +4,4 @@ export * from './lister.js';
 export * from './source.js';
 export * from './run-producer.js';
 export { safeFileName } from './routes/uploads.js';
+export * from './queue-sampler.js';

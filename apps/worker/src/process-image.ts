@@ -3,11 +3,12 @@ import { ImagefleetError, toImagefleetError, type ImageJobData, type ResultLine 
 import { prepareImage } from '@imagefleet/imaging';
 import { enqueueFinalize } from '@imagefleet/jobs';
 import { resultLayout } from '@imagefleet/storage';
-import { getTask, type Task } from '@imagefleet/tasks';
+import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import type { Logger } from '@imagefleet/core';
 import type { PreparedImage } from '@imagefleet/imaging';
 import type { WorkerDeps } from './deps.js';
 import { runModelTask } from './model-step.js';
+import type { Stage } from '@imagefleet/metrics';
 
 export interface ImageJobReturn {
   status: 'ok' | 'failed' | 'cancelled';
@@ -42,21 +43,19 @@ export function createImageProcessor(deps: WorkerDeps) {
       log.info('job skipped: batch cancelled');
       return { status: 'cancelled' };
     }
+    const timer = stageTimer(deps, taskName);
+    if (job.attemptsMade === 0 && job.processedOn) timer.observe('queue_wait', (job.processedOn - job.timestamp) / 1000);
     try {
       const task = getTask(taskName);
       if (!task) throw new ImagefleetError('unknown_task', `Unknown task ${JSON.stringify(taskName)}`);
-      const bytes = await deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes });
-      const fetched = performance.now();
-      const image = await prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget);
-      const prepared = performance.now();
-      const result = await runTask(deps, task, image, job, log);
-      const ran = performance.now();
-      await recordResult(deps, job, { key: source.key, status: 'ok', result });
-      const ms = (to: number, from: number) => Math.round(to - from);
-      log.info(
-        { key: source.key, fetchMs: ms(fetched, started), prepareMs: ms(prepared, fetched), runMs: ms(ran, prepared), totalMs: ms(performance.now(), started) },
-        'job completed',
-      );
+      const bytes = await timer.time('fetch', () => deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes }));
+      const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget));
+      const result = await timer.time('infer', () => runTask(deps, task, image, job, log));
+      if (task.kind === 'model') countTokens(deps, taskName, result as ModelTaskResult);
+      await timer.time('store', () => recordResult(deps, job, { key: source.key, status: 'ok', result }));
+      deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
+      timer.observe('total', (performance.now() - started) / 1000);
+      log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
       return { status: 'ok' };
     } catch (thrown) {
       const error = await chargeEngineCrash(deps, job, toImagefleetError(thrown), log);
@@ -65,6 +64,7 @@ export function createImageProcessor(deps: WorkerDeps) {
         throw error;
       }
       log.warn({ key: source.key, code: error.code, err: error.message }, 'job failed');
+      deps.metrics.jobs.inc({ task: taskName, outcome: error.code });
       await recordResult(deps, job, { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } });
       throw new UnrecoverableError(`${error.code}: ${error.message}`);
     }
@@ -101,4 +101,30 @@ async function chargeEngineCrash(deps: WorkerDeps, job: Job<ImageJobData>, error
   await job.updateData({ ...job.data, engineCrashes: crashes });
   if (crashes < deps.config.engineMaxCrashes) return error;
   return new ImagefleetError('engine_crashed_repeatedly', `The engine host crashed ${crashes} times while analysing this input (last: ${error.message})`);
+}
+
+function countTokens(deps: WorkerDeps, task: string, result: ModelTaskResult): void {
+  deps.metrics.tokens.inc({ task, direction: 'prompt' }, result.tokens.prompt);
+  deps.metrics.tokens.inc({ task, direction: 'completion' }, result.tokens.completion);
+}
+
+/** Times the stages of one job into the stage histogram and keeps them for the log line. */
+function stageTimer(deps: WorkerDeps, task: string) {
+  const seconds: Partial<Record<Stage, number>> = {};
+  const observe = (stage: Stage, value: number) => {
+    seconds[stage] = value;
+    deps.metrics.stageSeconds.observe({ task, stage }, value);
+  };
+  return {
+    observe,
+    async time<T>(stage: Stage, work: () => Promise<T>): Promise<T> {
+      const started = performance.now();
+      try {
+        return await work();
+      } finally {
+        observe(stage, (performance.now() - started) / 1000);
+      }
+    },
+    milliseconds: () => Object.fromEntries(Object.entries(seconds).map(([stage, value]) => [`${stage}Ms`, Math.round(value * 1000)])),
+  };
 }

@@ -1,6 +1,6 @@
 import type { Config, Logger } from '@imagefleet/core';
 import { pingRedis } from '@imagefleet/jobs';
-import { createMetricsRegistry, registerEngineMetrics, type Registry } from '@imagefleet/metrics';
+import { GpuSampler, createMetricsRegistry, registerEngineMetrics, type Registry } from '@imagefleet/metrics';
 import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
 import { FleetWorker } from './fleet-worker.js';
 import { startLlamaEngine, startOpenAiEngine } from './engine-runtime.js';
@@ -39,8 +39,8 @@ function engineMetrics(deps: WorkerDeps, registry: Registry) {
 }
 
 export async function startWorker(config: Config, logger: Logger, options: WorkerStartOptions = {}): Promise<RunningWorker> {
-  const deps = createWorkerDeps(config, logger);
   const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
+  const deps = createWorkerDeps(config, logger, registry);
   try {
     if (config.engine !== 'none') {
       deps.engine = config.engine === 'llama' ? await startLlamaEngine(config, logger) : await startOpenAiEngine(config, logger);
@@ -51,6 +51,11 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
     throw error;
   }
   engineMetrics(deps, registry);
+  const gpus = new GpuSampler(registry, {
+    intervalMs: config.gpuSampleMs,
+    onUnavailable: (reason) => logger.info({ reason }, 'no GPU metrics: nvidia-smi unavailable (no GPU series are exported)'),
+  });
+  if (config.gpuSampleMs > 0) gpus.start();
   const worker = new FleetWorker(deps);
   await worker.waitUntilReady();
   const ready = async () => {
@@ -72,6 +77,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
       stopping ??= (async () => {
         logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'worker stopping: finishing active jobs');
         const { graceful } = await worker.close(config.shutdownTimeoutMs);
+        gpus.stop();
         await health?.close();
         await closeWorkerDeps(deps);
         logger.info({ graceful }, graceful ? 'worker stopped' : 'worker stopped at the deadline; unfinished jobs will be retried elsewhere');

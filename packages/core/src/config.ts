@@ -135,6 +135,8 @@ export const settings = {
   host: setting('HOST', '127.0.0.1', 'API listen address', text),
   port: setting('PORT', '8080', 'API listen port', integer(0, 65535)),
   workerPort: setting('WORKER_PORT', '9464', 'Worker /healthz, /readyz and /metrics port (0 = any free port, logged); `imagefleet up` serves them on the API port instead', integer(0, 65535)),
+  gpuSampleMs: setting('GPU_SAMPLE_MS', '5000', 'How often workers read GPU metrics from nvidia-smi (0 = never)', integer(0, 3_600_000)),
+  queueSampleMs: setting('QUEUE_SAMPLE_MS', '5000', 'How often the producer samples queue depth and batch progress for /metrics', integer(250, 3_600_000)),
   workerConcurrency: setting('WORKER_CONCURRENCY', '4', 'Jobs a worker process holds at once (download, prepare and analyse overlap)', integer(1, 1024)),
   maxImageBytes: setting('MAX_IMAGE_BYTES', '50MiB', 'Largest source object a worker reads', byteSize(4 * GiB)),
   maxImagePixels: setting('MAX_IMAGE_PIXELS', '100000000', 'Largest image (width x height) a worker decodes', integer(1, 2 ** 31)),

@@ -185,6 +185,20 @@ export class BatchRegistry {
     return ids.filter((_, index) => states[index] === 'listing');
   }
 
+  /** Batches still listing or running among the newest `scan`, newest first, at most `limit`. */
+  async activeBatches(limit = 20, scan = 500): Promise<BatchRecord[]> {
+    const ids = (await this.redis.zrange(this.indexKey, String(-scan), '-1')).reverse();
+    const active: BatchRecord[] = [];
+    for (const id of ids) {
+      const state = await this.state(id);
+      if (state !== 'listing' && state !== 'running') continue;
+      const record = await this.get(id);
+      if (record) active.push(record);
+      if (active.length >= limit) break;
+    }
+    return active;
+  }
+
   /** Drops index entries whose batch record has expired. */
   async pruneIndex(): Promise<void> {
     const ids = await this.redis.zrange(this.indexKey, '0', '999');
