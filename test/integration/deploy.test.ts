@@ -1,0 +1,105 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { parse, parseAllDocuments } from 'yaml';
+import { Redis } from 'ioredis';
+import { createQueues, VLM_QUEUE } from '@imagefleet/jobs';
+import { deleteRedisPrefix, startServices, type TestServices } from '../helpers/services.js';
+
+const root = new URL('../../../', import.meta.url).pathname;
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
+const manifests: Manifest[] = readdirSync(`${root}deploy/k8s`)
+  .filter((name) => name.endsWith('.yaml'))
+  .flatMap((name) => parseAllDocuments(readFileSync(`${root}deploy/k8s/${name}`, 'utf8')).map((document) => document.toJSON() as Manifest));
+const find = (kind: string, name: string) => manifests.find((manifest) => manifest.kind === kind && manifest.metadata.name === name)!;
+
+let services: TestServices;
+before(async () => {
+  services = await startServices();
+});
+after(async () => services?.stop());
+
+test('docker-compose.yml validates, with the cpu profile too', (t) => {
+  const probe = spawnSync('docker-compose', ['version', '--short']);
+  if (probe.status !== 0) {
+    t.skip('docker-compose is not installed (Debian package docker-compose; .ci/run installs it)');
+    return;
+  }
+  for (const profile of [[], ['--profile', 'cpu']]) {
+    const result = spawnSync('docker-compose', ['--env-file', '.env.example', '-f', 'docker-compose.yml', ...profile, 'config', '-q'], { cwd: root, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+  }
+});
+
+test('the compose stack: durable Redis, a maintained S3 server with buckets, GPU and CPU workers, provisioned Grafana', () => {
+  const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8')) as { services: Record<string, Record<string, unknown>> };
+  const services = compose.services;
+  assert.deepEqual(Object.keys(services).sort(), ['create-buckets', 'grafana', 'producer', 'prometheus', 'redis', 's3', 'worker-cpu', 'worker-gpu']);
+  const redisCommand = (services.redis!.command as string[]).join(' ');
+  assert.match(redisCommand, /--appendonly yes/);
+  assert.match(redisCommand, /--maxmemory-policy noeviction/);
+  assert.ok(services.redis!.healthcheck);
+  assert.doesNotMatch(String(services.s3!.image), /minio/);
+  assert.match(String((services['create-buckets']!.command as string[])[0]), /s3 mb/);
+  const gpu = services['worker-gpu'] as { deploy: { resources: { reservations: { devices: { driver: string; capabilities: string[] }[] } } }; volumes: string[]; stop_grace_period: string };
+  assert.equal(gpu.deploy.resources.reservations.devices[0]!.driver, 'nvidia');
+  assert.match(gpu.volumes[0]!, /:\/models$/);
+  assert.deepEqual(services['worker-cpu']!.profiles, ['cpu']);
+  assert.equal((services.grafana!.environment as Record<string, string>).GF_SECURITY_ADMIN_PASSWORD, '${GRAFANA_ADMIN_PASSWORD:?set GRAFANA_ADMIN_PASSWORD in .env}');
+  for (const file of ['deploy/docker/Dockerfile', 'deploy/docker/Dockerfile.gpu']) {
+    const dockerfile = readFileSync(`${root}${file}`, 'utf8');
+    assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2, `${file} is not multi-stage`);
+    assert.match(dockerfile, /^USER (node|imagefleet)$/m, `${file} runs as root`);
+    assert.match(dockerfile, /node:24/);
+  }
+  assert.match(readFileSync(`${root}deploy/docker/Dockerfile.gpu`, 'utf8'), /^FROM nvidia\/cuda:12[.\d]*-runtime/m);
+});
+
+test('Kubernetes manifests: required fields, selectors that match, probes, GPU requests, a grace period past the shutdown deadline', () => {
+  for (const manifest of manifests) {
+    assert.ok(manifest.apiVersion && manifest.kind && manifest.metadata?.name, JSON.stringify(manifest).slice(0, 120));
+    if (manifest.kind !== 'Namespace') assert.equal(manifest.metadata.namespace, 'imagefleet', `${manifest.kind}/${manifest.metadata.name}`);
+  }
+  const config = find('ConfigMap', 'imagefleet-config').data!;
+  type Container = { args: string[]; readinessProbe: { httpGet: { path: string } }; livenessProbe: { httpGet: { path: string } }; resources: { limits: Record<string, unknown>; requests: Record<string, unknown> } };
+  type Deployment = { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { containers: Container[]; terminationGracePeriodSeconds?: number } } };
+  for (const name of ['imagefleet-producer', 'imagefleet-worker']) {
+    const spec = find('Deployment', name).spec as unknown as Deployment;
+    for (const [key, value] of Object.entries(spec.selector.matchLabels)) assert.equal(spec.template.metadata.labels[key], value, `${name} selector`);
+    const container = spec.template.spec.containers[0]!;
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    const pdb = manifests.find((manifest) => manifest.kind === 'PodDisruptionBudget' && manifest.metadata.name === name)!;
+    assert.deepEqual((pdb.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, spec.selector.matchLabels);
+  }
+  const worker = find('Deployment', 'imagefleet-worker').spec as unknown as Deployment;
+  assert.equal(worker.template.spec.containers[0]!.resources.limits['nvidia.com/gpu'], 1);
+  assert.ok(worker.template.spec.terminationGracePeriodSeconds! * 1000 > Number(config.SHUTDOWN_TIMEOUT_MS), 'grace period must exceed SHUTDOWN_TIMEOUT_MS');
+  const service = find('Service', 'imagefleet-api').spec as { selector: Record<string, string> };
+  assert.deepEqual(service.selector, (find('Deployment', 'imagefleet-producer').spec as unknown as Deployment).selector.matchLabels);
+  const scaled = find('ScaledObject', 'imagefleet-worker').spec as { scaleTargetRef: { name: string }; triggers: { type: string; metadata: { listName: string } }[] };
+  assert.equal(scaled.scaleTargetRef.name, 'imagefleet-worker');
+  assert.equal(scaled.triggers[0]!.metadata.listName, `${config.QUEUE_PREFIX}:${VLM_QUEUE}:wait`);
+});
+
+test("KEDA's list is where BullMQ keeps waiting model jobs: its length is the waiting count", async () => {
+  const listName = (find('ScaledObject', 'imagefleet-worker').spec as { triggers: { metadata: { listName: string } }[] }).triggers[0]!.metadata.listName;
+  const [, queue, suffix] = listName.split(':');
+  // A test prefix on the test Redis; the manifest's prefix is checked against the ConfigMap above.
+  const prefix = `test_keda_${process.pid}`;
+  const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  const queues = createQueues(redis, prefix, { attempts: 1, backoffMs: 100 });
+  try {
+    assert.equal(queue, queues.vlm.name);
+    await queues.vlm.addBulk(Array.from({ length: 7 }, (_, i) => ({ name: 'tagging', data: { batchId: 'b', task: 'tagging', source: { store: 's3://x', key: `${i}.jpg` }, results: 's3://r' } })));
+    const key = `${prefix}:${queue}:${suffix}`;
+    assert.equal(await redis.type(key), 'list');
+    assert.equal(await redis.llen(key), 7);
+    assert.equal(await queues.vlm.getWaitingCount(), 7);
+  } finally {
+    await queues.close();
+    redis.disconnect();
+    await deleteRedisPrefix(services.redisUrl, prefix);
+  }
+});
