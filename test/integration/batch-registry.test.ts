@@ -49,6 +49,10 @@ test('outcomes count once per job; completion needs the listing to be finished',
   assert.deepEqual(await registry.recordOutcome('b2', 'j3', 'c.jpg', 'ok'), { added: false, complete: true });
   assert.equal(await registry.markFinished('b2', 'completed_with_errors'), true);
   assert.equal(await registry.markFinished('b2', 'completed'), false);
+  // The index holds unfinished batches only: the producer's scans never see finished ones.
+  assert.equal(await redis.zscore(`${prefix}:batches`, 'b2'), null);
+  assert.ok(!(await registry.activeBatches(1000)).some((batch) => batch.id === 'b2'));
+  assert.ok((await registry.listingBatchIds()).includes('b1'));
   const finished = (await registry.get('b2'))!;
   assert.equal(finished.state, 'completed_with_errors');
   const ttl = await redis.ttl(`${prefix}:batch:b2`);
@@ -77,6 +81,7 @@ test('concurrent outcomes from many workers are counted exactly once each', asyn
 test('cancel stops counting toward completion and rejects further pages', async () => {
   await registry.create(request('b4'));
   assert.equal(await registry.cancel('b4'), 'cancelled');
+  assert.equal(await redis.zscore(`${prefix}:batches`, 'b4'), null);
   assert.equal(await registry.recordPage('b4', { enqueued: 5, skipped: 0, cursor: 'x' }), false);
   assert.equal(await registry.cancel('b4'), 'finished');
   assert.equal(await registry.cancel('nope'), 'missing');

@@ -42,13 +42,17 @@ test('model files are checked before any load, with one clear sentence per probl
   assert.deepEqual([pair.model.architecture, pair.model.embedding, pair.projector.projectionDim, pair.projector.projectorType], ['llama', 64, 64, 'mlp']);
 });
 
+function cpuHost(files: TinyModelFiles, slots: number, contextPerSlot: number): EngineHost {
+  return new EngineHost({ ...files, slots, contextPerSlot, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+}
+
 async function taggingInput(seed: number) {
   const image = await prepareImage(await syntheticPhoto(seed, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
   return { imageJpeg: await encodeJpeg(image), prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}) };
 }
 
 test('the host answers with schema-valid JSON, survives being killed mid-inference, and restarts', async () => {
-  const host = new EngineHost({ ...bench, slots: 1, contextPerSlot: 2048, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+  const host = cpuHost(bench, 1, 2048);
   try {
     await host.start();
     assert.ok(host.ready);
@@ -72,7 +76,7 @@ test('the host answers with schema-valid JSON, survives being killed mid-inferen
 });
 
 test('a request past its deadline restarts the host and fails with engine_timeout', async () => {
-  const host = new EngineHost({ ...bench, slots: 1, contextPerSlot: 2048, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+  const host = cpuHost(bench, 1, 2048);
   try {
     await host.start();
     const pid = host.pid;
@@ -84,7 +88,7 @@ test('a request past its deadline restarts the host and fails with engine_timeou
 });
 
 test('parallel slots serve several requests at once on one loaded model', async () => {
-  const host = new EngineHost({ ...tiny, slots: 3, contextPerSlot: 1024, gpuLayers: 0, threads: 2, libVariant: 'default', loadTimeoutMs: 60_000, restartBackoffMs: 100, logger });
+  const host = cpuHost(tiny, 3, 1024);
   try {
     await host.start();
     const validate = compileSchema(taggingTask.schema({}));

@@ -2,19 +2,8 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Config, Logger } from '@imagefleet/core';
-import { EngineHost, OpenAiEngine, SlotGate, describePlan, makeTinyModel, pinnedDevice, planEngine, validateModelPair, type AnalyzeInput, type EnginePlan, type HostAnalyzeResult, type ModelPair } from '@imagefleet/engine';
+import { EngineHost, OpenAiEngine, SlotGate, describePlan, makeTinyModel, pinnedDevice, planEngine, validateModelPair, type EnginePlan, type ModelPair, type VisionEngine } from '@imagefleet/engine';
 import { getTask, taskNames, type ModelTask } from '@imagefleet/tasks';
-
-/** What the worker needs from any vision engine (in-process llama.cpp host or an HTTP server). */
-export interface VisionEngine {
-  readonly ready: boolean;
-  readonly slots: number;
-  /** Restarts after a crash, timeout or resize. */
-  readonly restarts: number;
-  analyze(input: AnalyzeInput): Promise<HostAnalyzeResult>;
-  resize?(slots: number): Promise<void>;
-  close(): Promise<void>;
-}
 
 export interface EngineRuntime {
   engine: VisionEngine;

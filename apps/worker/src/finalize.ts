@@ -26,11 +26,12 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
       contentType: 'application/x-ndjson',
     });
     const state = batch.failed > 0 ? 'completed_with_errors' : 'completed';
-    if (!(await deps.batches.markFinished(batchId, state))) return;
-    const finished = await deps.batches.get(batchId);
-    const summary = finished ? toBatchStatus(finished) : undefined;
+    const finishedAt = new Date();
+    if (!(await deps.batches.markFinished(batchId, state, finishedAt))) return;
+    // Counters cannot move once every input has an outcome: the record read above is final.
+    const summary = toBatchStatus({ ...batch, state, finishedAt: finishedAt.toISOString() });
     log.info({ state, total: batch.total, failed: batch.failed, manifestMs: Math.round(performance.now() - started) }, 'batch finished');
-    if (batch.webhook && summary) {
+    if (batch.webhook) {
       const manifest = `${batch.resultsUrl}/${resultLayout.manifestKey(batchId)}`;
       await deliverWebhook(batch.webhook, { event: 'batch.finished', batch: summary, manifest }, {
         attempts: deps.config.webhookAttempts,

@@ -58,7 +58,7 @@ export function createImageProcessor(deps: WorkerDeps) {
       log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
       return { status: 'ok' };
     } catch (thrown) {
-      const error = await chargeEngineCrash(deps, job, toImagefleetError(thrown), log);
+      const error = await applyEngineFailurePolicy(deps, job, toImagefleetError(thrown), log);
       if (!isFinalAttempt(job, error)) {
         log.warn({ key: source.key, code: error.code, err: error.message, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
         throw error;
@@ -80,12 +80,12 @@ async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: 
 }
 
 /**
- * A host crash or timeout is charged to every job that was in flight. A job charged
- * ENGINE_MAX_CRASHES times is the likely culprit and fails for good; the others retry. After a
+ * Out of memory: halve the slots and restart the host; the job retries. A host crash or timeout
+ * is charged to every job that was in flight. A job charged ENGINE_MAX_CRASHES times is the likely culprit and fails for good; the others retry. After a
  * crash the engine runs one job at a time for a while, so a poisoned input crashes the host
  * alone the next time and innocent jobs stop being charged with it.
  */
-async function chargeEngineCrash(deps: WorkerDeps, job: Job<ImageJobData>, error: ImagefleetError, log: Logger): Promise<ImagefleetError> {
+async function applyEngineFailurePolicy(deps: WorkerDeps, job: Job<ImageJobData>, error: ImagefleetError, log: Logger): Promise<ImagefleetError> {
   if (error.code === 'engine_out_of_memory' && deps.engine?.engine.resize) {
     const slots = Math.max(1, Math.floor(deps.engine.engine.slots / 2));
     log.warn({ slots }, 'engine out of memory: halving slots and restarting the host');

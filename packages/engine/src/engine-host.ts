@@ -25,6 +25,17 @@ export interface AnalyzeInput {
   deadlineMs: number;
 }
 
+/** What the worker needs from any vision engine: the in-process llama.cpp host or an HTTP server. */
+export interface VisionEngine {
+  readonly ready: boolean;
+  readonly slots: number;
+  /** Restarts after a crash, timeout or resize. */
+  readonly restarts: number;
+  analyze(input: AnalyzeInput): Promise<HostAnalyzeResult>;
+  resize?(slots: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface ModelDescription {
   name: string;
   parameters: number;
@@ -45,7 +56,7 @@ type State = 'stopped' | 'starting' | 'ready' | 'restarting' | 'closed';
  * deadline each, and restarts the child with backoff when it dies. When the child dies, every
  * request in flight fails with a retryable error; the worker decides what that costs each job.
  */
-export class EngineHost {
+export class EngineHost implements VisionEngine {
   private child: ChildProcess | undefined;
   private state: State = 'stopped';
   private readonly pending = new Map<number, Pending>();

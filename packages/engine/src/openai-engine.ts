@@ -1,5 +1,5 @@
 import { ImagefleetError, type Logger } from '@imagefleet/core';
-import type { AnalyzeInput } from './engine-host.js';
+import type { AnalyzeInput, VisionEngine } from './engine-host.js';
 import type { HostAnalyzeResult } from './protocol.js';
 
 export interface OpenAiEngineOptions {
@@ -23,7 +23,7 @@ interface ChatCompletion {
  * A vision engine behind an OpenAI-compatible chat/completions endpoint (llama-server with
  * --mmproj and -np, vLLM). The image goes as a data URL; the task's schema as response_format.
  */
-export class OpenAiEngine {
+export class OpenAiEngine implements VisionEngine {
   private up = false;
   slots = 4;
   restarts = 0;

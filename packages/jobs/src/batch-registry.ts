@@ -23,7 +23,6 @@ export interface BatchRecord extends BatchRequest {
   completed: number;
   failed: number;
   skipped: number;
-  listed: boolean;
   cursor: string | undefined;
   createdAt: string;
   finishedAt: string | null;
@@ -71,7 +70,6 @@ export class BatchRegistry {
       completed: '0',
       failed: '0',
       skipped: '0',
-      listed: '0',
       createdAt: now.toISOString(),
     };
     if (request.webhook) fields.webhook = request.webhook;
@@ -97,7 +95,6 @@ export class BatchRegistry {
       completed: toNumber(hash.completed),
       failed: toNumber(hash.failed),
       skipped: toNumber(hash.skipped),
-      listed: hash.listed === '1',
       cursor: hash.cursor,
       createdAt: hash.createdAt ?? new Date(0).toISOString(),
       finishedAt: hash.finishedAt ?? null,
@@ -114,7 +111,7 @@ export class BatchRegistry {
     return result === 1;
   }
 
-  /** Marks the source fully enqueued; true when all inputs are already finished (the caller finalizes). */
+  /** Marks the source fully enqueued (state running); true when all inputs are already finished (the caller finalizes). */
   async finishListing(id: string): Promise<boolean> {
     return (await this.redis.eval(finishListingScript, 1, this.batchKey(id))) === 1;
   }
@@ -153,13 +150,13 @@ export class BatchRegistry {
 
   /** Moves a running batch to its final state and starts the TTL of its records; false if not running. */
   async markFinished(id: string, state: 'completed' | 'completed_with_errors', now = new Date()): Promise<boolean> {
-    const result = await this.redis.eval(markFinishedScript, 2, this.batchKey(id), this.doneKey(id), state, now.toISOString(), this.ttlSeconds);
+    const result = await this.redis.eval(markFinishedScript, 3, this.batchKey(id), this.doneKey(id), this.indexKey, id, state, now.toISOString(), this.ttlSeconds);
     return result === 1;
   }
 
   /** 'cancelled' on success, 'finished' if it already ended, 'missing' if unknown. */
   async cancel(id: string, now = new Date()): Promise<'cancelled' | 'finished' | 'missing'> {
-    const result = await this.redis.eval(cancelScript, 2, this.batchKey(id), this.doneKey(id), now.toISOString(), this.ttlSeconds);
+    const result = await this.redis.eval(cancelScript, 3, this.batchKey(id), this.doneKey(id), this.indexKey, id, now.toISOString(), this.ttlSeconds);
     return result === 1 ? 'cancelled' : result === 0 ? 'finished' : 'missing';
   }
 
@@ -178,33 +175,23 @@ export class BatchRegistry {
     await this.redis.eval(script, 1, this.listerLockKey(id), owner);
   }
 
-  /** Ids of batches still listing (to resume after a producer restart), newest last. */
+  /** Unfinished batches (the index holds nothing else), newest first, that are in one of `states`. */
+  private async unfinished(states: BatchState[], limit: number): Promise<string[]> {
+    const ids = (await this.redis.zrange(this.indexKey, '0', '-1')).reverse();
+    // Sent together: ioredis writes them all before the first answer comes back.
+    const current = await Promise.all(ids.map((id) => this.state(id)));
+    return ids.filter((_, index) => current[index] !== undefined && states.includes(current[index]!)).slice(0, limit);
+  }
+
+  /** Ids of batches still listing (to resume after a producer restart). */
   async listingBatchIds(limit = 1000): Promise<string[]> {
-    const ids = await this.redis.zrange(this.indexKey, String(-limit), '-1');
-    const states = await Promise.all(ids.map((id) => this.state(id)));
-    return ids.filter((_, index) => states[index] === 'listing');
+    return this.unfinished(['listing'], limit);
   }
 
-  /** Batches still listing or running among the newest `scan`, newest first, at most `limit`. */
-  async activeBatches(limit = 20, scan = 500): Promise<BatchRecord[]> {
-    const ids = (await this.redis.zrange(this.indexKey, String(-scan), '-1')).reverse();
-    const active: BatchRecord[] = [];
-    for (const id of ids) {
-      const state = await this.state(id);
-      if (state !== 'listing' && state !== 'running') continue;
-      const record = await this.get(id);
-      if (record) active.push(record);
-      if (active.length >= limit) break;
-    }
-    return active;
-  }
-
-  /** Drops index entries whose batch record has expired. */
-  async pruneIndex(): Promise<void> {
-    const ids = await this.redis.zrange(this.indexKey, '0', '999');
-    const exists = await Promise.all(ids.map((id) => this.redis.exists(this.batchKey(id))));
-    const gone = ids.filter((_, index) => exists[index] === 0);
-    if (gone.length > 0) await this.redis.zrem(this.indexKey, ...gone);
+  /** Batches still listing or running, newest first, at most `limit`. */
+  async activeBatches(limit = 20): Promise<BatchRecord[]> {
+    const records = await Promise.all((await this.unfinished(['listing', 'running'], limit)).map((id) => this.get(id)));
+    return records.filter((record): record is BatchRecord => record !== undefined);
   }
 }
 
@@ -227,6 +214,6 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
     createdAt: record.createdAt,
     finishedAt: record.finishedAt,
     throughput,
-    eta: finished ? 0 : throughput > 0 && record.listed ? Math.round((remaining / throughput) * 10) / 10 : null,
+    eta: finished ? 0 : throughput > 0 && record.state === 'running' ? Math.round((remaining / throughput) * 10) / 10 : null,
   };
 }

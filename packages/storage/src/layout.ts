@@ -3,5 +3,6 @@ export const resultLayout = {
   batchPrefix: (batchId: string): string => `${batchId}/`,
   resultKey: (batchId: string, sourceKey: string): string => `${batchId}/${sourceKey}.json`,
   manifestKey: (batchId: string): string => `${batchId}/manifest.jsonl`,
-  isResultKey: (batchId: string, key: string): boolean => key.endsWith('.json') && key !== `${batchId}/manifest.jsonl`,
+  /** Result objects end in .json; the manifest (.jsonl) and anything else under the batch do not. */
+  isResultKey: (key: string): boolean => key.endsWith('.json'),
 } as const;

@@ -1,11 +1,12 @@
 import type { ModelTask } from './model-task.js';
+import { unknownOption } from './task.js';
 
 export const captionTask: ModelTask = {
   kind: 'model',
   name: 'caption',
   description: 'One descriptive sentence and keywords',
   budget: { maxSide: 768 },
-  validateOptions: (options) => (Object.keys(options).length > 0 ? `options.${Object.keys(options)[0]} is not a caption option (none)` : undefined),
+  validateOptions: (options) => unknownOption('caption', options, []),
   prompt: () => 'Describe this image in one sentence, then give up to 10 lowercase keywords. Answer with JSON only.',
   schema: () => ({
     type: 'object',

@@ -1,4 +1,5 @@
 import type { ModelTask } from './model-task.js';
+import { unknownOption } from './task.js';
 import { UnboundedSchemaError, boundSchema, type JsonSchema } from './json-schema.js';
 
 const MAX_PROMPT = 4000;
@@ -10,8 +11,8 @@ export const customTask: ModelTask = {
   description: 'Your prompt and JSON schema (bounded before use)',
   budget: { maxSide: 1024 },
   validateOptions(options) {
-    const unknown = Object.keys(options).filter((key) => !['prompt', 'schema', 'maxTokens'].includes(key));
-    if (unknown.length > 0) return `options.${unknown[0]} is not a custom option (prompt, schema, maxTokens)`;
+    const unknown = unknownOption('custom', options, ['prompt', 'schema', 'maxTokens']);
+    if (unknown) return unknown;
     if (typeof options.prompt !== 'string' || options.prompt.trim() === '' || options.prompt.length > MAX_PROMPT) {
       return `options.prompt must be a non-empty string of at most ${MAX_PROMPT} characters`;
     }

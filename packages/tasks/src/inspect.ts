@@ -1,5 +1,5 @@
 import type { PreparedImage } from '@imagefleet/imaging';
-import type { PixelTask } from './task.js';
+import { unknownOption, type PixelTask } from './task.js';
 import { differenceHash, dominantColours, laplacianVariance, type DominantColour } from './image-metrics.js';
 
 export interface InspectResult {
@@ -23,7 +23,7 @@ export const inspectTask: PixelTask<InspectResult> = {
   name: 'inspect',
   description: 'Dimensions, format, dominant colours, sharpness and a perceptual hash (no model)',
   budget: { maxSide: 512 },
-  validateOptions: (options) => (Object.keys(options).length > 0 ? `options: inspect takes no options (got ${Object.keys(options).join(', ')})` : undefined),
+  validateOptions: (options) => unknownOption('inspect', options, []),
   describe: (result) =>
     `${result.width}x${result.height} ${result.format}${result.exifRotated ? ' (EXIF-rotated)' : ''}  sharpness ${result.sharpness}  dhash ${result.dhash}  ` +
     result.dominantColours.map((colour) => `${colour.hex} ${Math.round(colour.share * 100)}%`).join(' '),

@@ -1,4 +1,5 @@
 import type { ModelTask } from './model-task.js';
+import { unknownOption } from './task.js';
 
 // Amounts are decimal strings ("1234.50"): exact, and bounded in length for constrained decoding.
 const AMOUNT = { type: 'string', pattern: '^-?[0-9]{1,9}([.][0-9]{1,2})?$' };
@@ -19,7 +20,7 @@ export const invoiceTask: ModelTask = {
   name: 'invoice',
   description: 'Vendor, number, dates, currency, amounts and line items of an invoice',
   budget: { maxSide: 1280 },
-  validateOptions: (options) => (Object.keys(options).length > 0 ? `options.${Object.keys(options)[0]} is not an invoice option (none)` : undefined),
+  validateOptions: (options) => unknownOption('invoice', options, []),
   prompt: () =>
     'Extract the fields of this invoice as JSON only: vendor, invoice number, issue and due dates (YYYY-MM-DD), ' +
     'ISO currency code, subtotal, tax and total as decimal strings, and the line items ' +

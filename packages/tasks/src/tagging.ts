@@ -1,5 +1,6 @@
 import type { ModelTask } from './model-task.js';
 import { optionCheckers } from './model-task.js';
+import { unknownOption } from './task.js';
 
 export const DEFAULT_TAXONOMY = [
   'apparel/tops', 'apparel/bottoms', 'apparel/dresses', 'apparel/outerwear', 'footwear', 'bags', 'accessories',
@@ -27,8 +28,8 @@ export const taggingTask: ModelTask = {
   description: 'Product category (from a taxonomy), attributes, a short title and tags',
   budget: { maxSide: 768 },
   validateOptions(options) {
-    const unknown = Object.keys(options).filter((key) => key !== 'taxonomy' && key !== 'maxTags');
-    if (unknown.length > 0) return `options.${unknown[0]} is not a tagging option (taxonomy, maxTags)`;
+    const unknown = unknownOption('tagging', options, ['taxonomy', 'maxTags']);
+    if (unknown) return unknown;
     if (options.taxonomy !== undefined && !optionCheckers.isStringList(options.taxonomy, 500, CATEGORY_PATTERN)) {
       return 'options.taxonomy must be 1-500 category names (lowercase letters, digits, space, / & -; up to 48 chars)';
     }

@@ -18,3 +18,10 @@ export interface PixelTask<Result = unknown> {
 
 /** Every task is either computed from pixels or answered by the vision-language model. */
 export type Task = PixelTask | ModelTask;
+
+/** The message for the first option a task does not take (naming the ones it does), or undefined. */
+export function unknownOption(task: string, options: Record<string, unknown>, allowed: string[]): string | undefined {
+  const unknown = Object.keys(options).find((key) => !allowed.includes(key));
+  if (unknown === undefined) return undefined;
+  return `options.${unknown} is not ${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task} option (${allowed.length ? allowed.join(', ') : `${task} takes no options`})`;
+}
