@@ -11,8 +11,15 @@ const panels = [
   ['Stage latency p95', 's', [['histogram_quantile(0.95, sum by (le, stage) (rate(imagefleet_job_stage_seconds_bucket[5m])))', '{{stage}}']], 'Where is the time spent, for slow jobs?'],
   ['Stage latency p99', 's', [['histogram_quantile(0.99, sum by (le, stage) (rate(imagefleet_job_stage_seconds_bucket[5m])))', '{{stage}}']], 'Where is the time spent, worst case?'],
   ['Errors by code', 'ops', [['sum by (outcome) (rate(imagefleet_jobs_total{outcome!="ok"}[5m]))', '{{outcome}}']], 'What fails, and why?'],
-  ['Tokens per second', 'short', [['sum by (direction) (rate(imagefleet_tokens_total[1m]))', '{{direction}}']], 'How hard is the model working?'],
-  ['Engine slots: busy vs planned', 'short', [['sum by (kind) (imagefleet_engine_slots)', '{{kind}}']], 'Is the model kept busy, and is it throttled (allowed < planned)?'],
+  ['Tokens per second', 'short', [
+    ['sum by (engine, direction) (rate(imagefleet_engine_tokens_total[1m]))', '{{engine}} {{direction}}'],
+    ['sum by (task, direction) (rate(imagefleet_tokens_total[1m]))', '{{task}} {{direction}}'],
+  ], 'How hard is the model working, per engine and per task (prompt incl. image tokens, generation)?'],
+  ['Engine slots: busy vs planned', 'short', [
+    ['sum by (kind) (imagefleet_engine_slots)', '{{kind}}'],
+    ['sum by (engine) (imagefleet_engine_info)', 'workers on {{engine}}'],
+  ], 'Is the model kept busy, and is it throttled (allowed < planned)? Which engine do the workers run?'],
+  ['KV cache in use', 'percentunit', [['imagefleet_engine_kv_cache_usage_ratio', '{{engine}} {{instance}}']], 'How full is llama-server\'s KV cache with the requests in flight?'],
   ['Engine restarts and OOM back-offs', 'short', [
     ['sum(increase(imagefleet_engine_restarts_total[5m]))', 'restarts'],
     ['sum(increase(imagefleet_engine_oom_backoffs_total[5m]))', 'OOM back-offs'],

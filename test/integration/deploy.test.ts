@@ -56,6 +56,69 @@ test('the compose stack: durable Redis, a maintained S3 server with buckets, GPU
   assert.match(readFileSync(`${root}deploy/docker/Dockerfile.gpu`, 'utf8'), /^FROM nvidia\/cuda:12[.\d]*-runtime/m);
 });
 
+// Dockerfile stages: continuation lines joined, split at each FROM, with the stage's name (AS x).
+function dockerStages(file: string): { name: string | undefined; from: string; body: string }[] {
+  const text = readFileSync(`${root}${file}`, 'utf8').replace(/\\\n/g, ' ');
+  return text.split(/^(?=FROM )/m).filter((part) => part.startsWith('FROM ')).map((body) => {
+    const [, from, name] = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(body)!;
+    return { name, from: from!, body };
+  });
+}
+
+test('both images build llama-server from the bundled llama.cpp source and make it the workers\' engine', () => {
+  for (const file of ['deploy/docker/Dockerfile', 'deploy/docker/Dockerfile.gpu']) {
+    const stages = dockerStages(file);
+    const llama = stages.filter((stage) => /--target llama-server\b/.test(stage.body));
+    assert.equal(llama.length, 1, `${file}: one stage builds llama-server`);
+    const stage = llama[0]!;
+    assert.ok(stage.name, `${file}: the llama-server stage is named`);
+    // The source: node-llama-cpp's git bundle, out of the stage that runs npm install (nothing downloaded).
+    const nodeStage = stages.find((candidate) => /npm install/.test(candidate.body))!;
+    assert.match(stage.body, new RegExp(`^COPY --from=${nodeStage.name} /app/node_modules/node-llama-cpp/llama/gitRelease\\.bundle `, 'm'), `${file}: bundle copied from the npm stage`);
+    assert.match(stage.body, /git clone .*gitRelease\.bundle/, `${file}: clones the bundle`);
+    for (const flag of ['-DLLAMA_USE_PREBUILT_UI=OFF', '-DLLAMA_BUILD_UI=OFF', '-DLLAMA_CURL=OFF', '-DGGML_NATIVE=OFF', '-DLLAMA_BUILD_TESTS=OFF']) {
+      assert.ok(stage.body.includes(flag), `${file}: ${flag}`);
+    }
+    assert.doesNotMatch(stage.body, /-DGGML_NATIVE=ON/, `${file}: a native build only runs on the build machine's CPU`);
+    if (file.endsWith('.gpu')) {
+      assert.match(stage.from, /^nvidia\/cuda:12[.\d]*-devel-/, `${file}: CUDA devel base`);
+      assert.ok(stage.body.includes('-DGGML_CUDA=ON'), `${file}: GGML_CUDA=ON`);
+      assert.ok(stage.body.includes('-DBUILD_SHARED_LIBS=OFF'), `${file}: static llama.cpp`);
+      // The architecture list, directly or through an ARG's default.
+      let archs = /-DCMAKE_CUDA_ARCHITECTURES=([^"\s]+)/.exec(stage.body)?.[1];
+      assert.ok(archs, `${file}: CMAKE_CUDA_ARCHITECTURES is set`);
+      const argName = /^\$\{?(\w+)\}?$/.exec(archs)?.[1];
+      if (argName) archs = new RegExp(`^ARG ${argName}="?([^"\n]+)"?$`, 'm').exec(stage.body)?.[1];
+      const entries = (archs ?? '').split(';');
+      for (const sm of ['75', '80', '86', '89', '90']) {
+        assert.ok(entries.some((entry) => entry === sm || entry === `${sm}-real`), `${file}: device code for sm_${sm} in ${archs}`);
+      }
+      assert.ok(entries.some((entry) => /^\d+(-virtual)?$/.test(entry) && Number.parseInt(entry, 10) >= 90), `${file}: PTX (a virtual architecture) for newer GPUs in ${archs}`);
+    } else {
+      // Runtime CPU feature selection: every x86-64 variant of the CPU backend, loaded as a module.
+      for (const flag of ['-DGGML_BACKEND_DL=ON', '-DGGML_CPU_ALL_VARIANTS=ON', '-DBUILD_SHARED_LIBS=ON']) assert.ok(stage.body.includes(flag), `${file}: ${flag}`);
+      assert.match(stage.body, /cp -P \S+\/bin\/\*\.so\* \/opt\/llama\/bin/, `${file}: the backend modules go beside the binary`);
+    }
+    const runtime = stages.at(-1)!;
+    assert.match(runtime.body, new RegExp(`^COPY --from=${stage.name} /opt/llama /opt/llama$`, 'm'), `${file}: runtime gets the build`);
+    const env = [...runtime.body.matchAll(/^ENV (.+)$/gm)].map((match) => match[1]).join(' ');
+    assert.match(env, /(^|\s)LLAMA_SERVER_BIN=\/opt\/llama\/bin\/llama-server(\s|$)/, `${file}: LLAMA_SERVER_BIN`);
+    assert.match(env, /(^|\s)ENGINE=server(\s|$)/, `${file}: ENGINE=server`);
+    assert.match(runtime.body, /libgomp1/, `${file}: llama-server's OpenMP runtime`);
+  }
+
+  // Compose: both workers run ENGINE=server (a .env may override it; .env.example keeps server).
+  const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8')) as { services: Record<string, { environment: Record<string, string> }> };
+  for (const name of ['worker-gpu', 'worker-cpu']) {
+    assert.match(String(compose.services[name]!.environment.ENGINE), /^(server|\$\{ENGINE:-server\})$/, `${name}: ENGINE`);
+  }
+  const example = /^ENGINE=(.*)$/m.exec(readFileSync(`${root}.env.example`, 'utf8'));
+  if (example) assert.equal(example[1], 'server', '.env.example ENGINE');
+  // Kubernetes: the GPU worker.
+  const worker = find('Deployment', 'imagefleet-worker').spec as unknown as { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } };
+  assert.equal(worker.template.spec.containers[0]!.env?.find((entry) => entry.name === 'ENGINE')?.value, 'server', 'k8s worker: ENGINE');
+});
+
 test('Kubernetes manifests: required fields, selectors that match, probes, GPU requests, a grace period past the shutdown deadline', () => {
   for (const manifest of manifests) {
     assert.ok(manifest.apiVersion && manifest.kind && manifest.metadata?.name, JSON.stringify(manifest).slice(0, 120));

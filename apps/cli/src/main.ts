@@ -10,6 +10,7 @@ import { serveUntilSignal, startStack } from './commands/serve.js';
 import { submit } from './commands/submit.js';
 import { inspectModel, makeTiny, planModel, pull } from './commands/models.js';
 import { runPerGpu } from './commands/gpus.js';
+import { buildEngine } from './commands/engine.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -24,6 +25,8 @@ Commands:
   models inspect <file.gguf>   architecture, size, parameters, context, projector facts
   models pull <hf:owner/repo/file.gguf | URL> [--mmproj <uri>] [--dir DIR]   download with resume
   models plan <model> <mmproj> | --reference qwen3-vl-4b:Q4_K_M [--memory GB]   slots the planner gives
+  engine build [--backend cpu|cuda|vulkan] [--cuda-arch "75-real;90-real;90-virtual"]
+                             build llama-server from the bundled llama.cpp source (cached under ENGINE_CACHE_DIR)
   demo [dir] [--task tagging]  run a batch over the bundled samples on embedded defaults
 
 Options: --api URL (default $IMAGEFLEET_API or http://127.0.0.1:8080)
@@ -65,6 +68,8 @@ async function run(argv: string[]): Promise<number> {
       mmproj: { type: 'string' },
       dir: { type: 'string' },
       gpus: { type: 'string' },
+      backend: { type: 'string' },
+      'cuda-arch': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -113,6 +118,9 @@ async function run(argv: string[]): Promise<number> {
       if (action === 'pull' && args[0]) return pull(args[0], values.mmproj, values.dir ?? process.env.MODELS_DIR ?? 'data/models');
       throw new CliError(`models needs make-tiny <dir> | inspect <file.gguf> | pull <uri> [--mmproj <uri>] [--dir DIR] | plan <model> <mmproj> | plan --reference NAME:QUANT [--memory GB]\n${USAGE}`, ExitCode.usage);
     }
+    case 'engine':
+      if (rest[0] === 'build') return buildEngine(values.backend, values['cuda-arch']);
+      throw new CliError(`engine needs build [--backend cpu|cuda|vulkan]\n${USAGE}`, ExitCode.usage);
     case 'demo':
       return demo(rest[0], values.task ?? 'tagging');
     default:

@@ -1,9 +1,8 @@
 import type { Config, Logger } from '@imagefleet/core';
+import type { EngineSupervisor } from '@imagefleet/engine';
 import { createJobBackend, type JobBackend } from '@imagefleet/jobs';
 import { StoreRegistry, s3SettingsFrom } from '@imagefleet/storage';
 import { registerJobMetrics, type JobMetrics, type Registry } from '@imagefleet/metrics';
-import type { EngineRuntime } from './engine-runtime.js';
-import type { Probation } from './probation.js';
 
 /** What a worker needs from the outside world; built once per process. */
 export interface WorkerDeps extends JobBackend {
@@ -11,9 +10,8 @@ export interface WorkerDeps extends JobBackend {
   logger: Logger;
   stores: StoreRegistry;
   metrics: JobMetrics;
-  /** Present when this worker runs a vision engine (ENGINE=llama or openai). */
-  engine?: EngineRuntime;
-  probation?: Probation;
+  /** Present when this worker runs a vision engine (ENGINE=server, llama or openai). */
+  engine?: EngineSupervisor;
 }
 
 export function createWorkerDeps(config: Config, logger: Logger, registry: Registry): WorkerDeps {
@@ -27,7 +25,6 @@ export function createWorkerDeps(config: Config, logger: Logger, registry: Regis
 }
 
 export async function closeWorkerDeps(deps: WorkerDeps): Promise<void> {
-  deps.probation?.stop();
   await deps.engine?.close();
   await deps.close();
   deps.stores.close();

@@ -1,20 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Config, Logger } from '@imagefleet/core';
-import { EngineHost, OpenAiEngine, SlotGate, describePlan, makeTinyModel, pinnedDevice, planEngine, validateModelPair, type EnginePlan, type ModelPair, type VisionEngine } from '@imagefleet/engine';
+import {
+  EngineHost, EngineStartError, EngineSupervisor, LlamaServerEngine, OpenAiEngine, describePlan, findLlamaServer, makeTinyModel, pinnedDevice, planEngine, validateModelPair,
+  type EnginePlan, type ModelPair, type VisionEngine,
+} from '@imagefleet/engine';
 import { getTask, taskNames, type ModelTask } from '@imagefleet/tasks';
-
-export interface EngineRuntime {
-  engine: VisionEngine;
-  gate: SlotGate;
-  modelName: string;
-  plannedSlots: number;
-  plan?: EnginePlan;
-  /** Times the slot count was halved after an out-of-memory error. */
-  oomBackoffs: number;
-  close(): Promise<void>;
-}
 
 /** MODEL_PATH / MMPROJ_PATH, or the tiny random-weight model generated once under MODELS_DIR. */
 export async function resolveModelFiles(config: Config, logger: Logger): Promise<{ model: string; mmproj: string }> {
@@ -29,16 +21,23 @@ export async function resolveModelFiles(config: Config, logger: Logger): Promise
   return files;
 }
 
-/** Tokens one job needs in its slot: the prompt, the image and the longest answer any task allows. */
-export function contextPerSlotFor(pair: ModelPair): number {
-  const models = taskNames()
+function modelTasks(): ModelTask[] {
+  return taskNames()
     .map((name) => getTask(name))
     .filter((task): task is ModelTask => task?.kind === 'model');
-  const promptTokens = Math.max(...models.map((task) => Math.ceil(task.prompt({}).length / 3))) + 64;
-  const outputTokens = Math.max(...models.map((task) => task.maxOutputTokens({})));
-  const imageTokens = imageTokensFor(pair, Math.max(...models.map((task) => task.budget.maxSide)));
-  const needed = promptTokens + imageTokens + outputTokens;
-  return Math.ceil(needed / 256) * 256;
+}
+
+/** Prompt and answer tokens of the largest model task, without the image. */
+export function textTokensPerSlot(): number {
+  const tasks = modelTasks();
+  const promptTokens = Math.max(...tasks.map((task) => Math.ceil(task.prompt({}).length / 3))) + 64;
+  return promptTokens + Math.max(...tasks.map((task) => task.maxOutputTokens({})));
+}
+
+/** Tokens one job needs in its slot: the prompt, the image and the longest answer any task allows. */
+export function contextPerSlotFor(pair: ModelPair): number {
+  const imageTokens = imageTokensFor(pair, Math.max(...modelTasks().map((task) => task.budget.maxSide)));
+  return Math.ceil((textTokensPerSlot() + imageTokens) / 256) * 256;
 }
 
 /**
@@ -69,43 +68,54 @@ export async function planLlamaEngine(config: Config, logger: Logger): Promise<{
   return { files, plan };
 }
 
-export async function startLlamaEngine(config: Config, logger: Logger): Promise<EngineRuntime> {
-  const { files, plan } = await planLlamaEngine(config, logger);
-  const { slots, contextPerSlot } = plan;
-  const onGpu = plan.device.kind === 'gpu';
-  const host = new EngineHost({
-    model: files.model,
-    mmproj: files.mmproj,
-    slots,
-    contextPerSlot,
-    gpuLayers: !onGpu ? 0 : config.engineGpuLayers < 0 ? 999 : config.engineGpuLayers,
-    threads: config.engineThreads || availableParallelism(),
-    libVariant: config.engineLibVariant === 'auto' ? (onGpu ? 'vulkan' : 'default') : config.engineLibVariant,
-    loadTimeoutMs: config.engineLoadTimeoutMs,
-    restartBackoffMs: 500,
-    logger: logger.child({ component: 'engine' }),
-  });
-  await host.start();
-  return {
-    engine: host,
-    gate: new SlotGate(slots),
-    modelName: basename(files.model),
-    plannedSlots: slots,
-    plan,
-    oomBackoffs: 0,
-    close: () => host.close(),
-  };
+/** ENGINE=auto means server when a llama-server is found (LLAMA_SERVER_BIN, else the build cache), else llama. */
+export function resolveEngineKind(config: Config): 'server' | 'llama' | 'openai' | 'none' {
+  if (config.engine !== 'auto') return config.engine;
+  return findLlamaServer({ bin: config.llamaServerBin, cacheDir: config.engineCacheDir }) ? 'server' : 'llama';
 }
 
-/** ENGINE=openai: an OpenAI-compatible server beside the worker; slots from ENGINE_SLOTS or the server. */
-export async function startOpenAiEngine(config: Config, logger: Logger): Promise<EngineRuntime> {
-  const engine = new OpenAiEngine({
-    baseUrl: config.openaiBaseUrl,
-    apiKey: config.openaiApiKey,
-    model: config.openaiModel,
-    slots: config.engineSlots,
-    logger: logger.child({ component: 'engine' }),
-  });
-  await engine.start();
-  return { engine, gate: new SlotGate(engine.slots), modelName: engine.modelName, plannedSlots: engine.slots, oomBackoffs: 0, close: () => engine.close() };
+/** Starts the worker's engine under its supervisor; undefined for ENGINE=none. */
+export async function startEngine(config: Config, logger: Logger): Promise<EngineSupervisor | undefined> {
+  const kind = resolveEngineKind(config);
+  if (kind === 'none') return undefined;
+  const engineLogger = logger.child({ component: 'engine', engine: kind });
+  const supervise = (engine: VisionEngine, plannedSlots: number, plan?: EnginePlan) =>
+    new EngineSupervisor(engine, { plannedSlots, plan, maxCrashes: config.engineMaxCrashes, probationMs: 30_000, logger: engineLogger });
+  if (kind === 'openai') {
+    // The server's image tokens are unknown here: refuse only a context that cannot hold the text alone.
+    const contextPerSlot = textTokensPerSlot();
+    const engine = new OpenAiEngine({ baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, model: config.openaiModel, slots: config.engineSlots, contextPerSlot, healthIntervalMs: 5000, logger: engineLogger });
+    await engine.start();
+    return supervise(engine, engine.slots);
+  }
+  const { files, plan } = await planLlamaEngine(config, logger);
+  const onGpu = plan.device.kind === 'gpu';
+  const common = {
+    model: files.model,
+    mmproj: files.mmproj,
+    slots: plan.slots,
+    contextPerSlot: plan.contextPerSlot,
+    gpuLayers: !onGpu ? 0 : config.engineGpuLayers < 0 ? 999 : config.engineGpuLayers,
+    threads: config.engineThreads || availableParallelism(),
+    loadTimeoutMs: config.engineLoadTimeoutMs,
+    restartBackoffMs: 500,
+    logger: engineLogger,
+  };
+  if (kind === 'server') {
+    const binary = findLlamaServer({ bin: config.llamaServerBin, cacheDir: config.engineCacheDir });
+    if (!binary) throw new EngineStartError('ENGINE=server needs a llama-server: run `imagefleet engine build` or set LLAMA_SERVER_BIN');
+    // The callback runs during start(), after the supervisor exists.
+    const engine = new LlamaServerEngine({ ...common, binary, onSlotsLowered: (slots) => supervisor.slotsLowered(slots) });
+    const supervisor = supervise(engine, plan.slots, plan);
+    await engine.start().catch(async (error: unknown) => {
+      await engine.close();
+      throw error;
+    });
+    if (engine.slots < plan.slots) supervisor.slotsLowered(engine.slots);
+    return supervisor;
+  }
+  engineLogger.info({ hint: 'imagefleet engine build' }, 'ENGINE=llama is the zero-build fallback and the slow path (no AVX in its prebuilt CPU binary); build llama-server with `imagefleet engine build` for the fast one');
+  const host = new EngineHost({ ...common, libVariant: config.engineLibVariant === 'auto' ? (onGpu ? 'vulkan' : 'default') : config.engineLibVariant });
+  await host.start();
+  return supervise(host, plan.slots, plan);
 }

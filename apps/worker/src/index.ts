@@ -6,4 +6,3 @@ export * from './webhook.js';
 export * from './run-worker.js';
 export * from './engine-runtime.js';
 export * from './model-step.js';
-export * from './probation.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ImagefleetError, type Logger } from '@imagefleet/core';
 import { encodeJpeg, type PreparedImage } from '@imagefleet/imaging';
 import { compileSchema, describeErrors, type ModelTask, type ModelTaskResult, type SchemaValidator } from '@imagefleet/tasks';
-import type { EngineRuntime } from './engine-runtime.js';
+import type { CrashRecord, EngineSupervisor } from '@imagefleet/engine';
 
 export interface ModelStepPolicy {
   timeoutMs: number;
@@ -28,16 +28,16 @@ function seedFor(jobId: string, attempt: number): number {
 }
 
 /**
- * The engine step of a model task: re-encode the prepared image, wait for a slot, generate under
- * the task's JSON schema, then validate. Truncated or invalid output gets one more try with
+ * The engine step of a model task: re-encode the prepared image, generate under the task's JSON
+ * schema (the supervisor gates slots and judges engine failures), then validate. Truncated or invalid output gets one more try with
  * another seed; after that the job fails with invalid_output and keeps the raw text.
  */
 export async function runModelTask(
-  runtime: EngineRuntime,
+  engine: EngineSupervisor,
   task: ModelTask,
   image: PreparedImage,
   options: Record<string, unknown>,
-  jobId: string,
+  job: { id: string; crashes: CrashRecord },
   policy: ModelStepPolicy,
   log: Logger,
 ): Promise<ModelTaskResult> {
@@ -51,8 +51,8 @@ export async function runModelTask(
   let problem = '';
   let raw = '';
   for (let attempt = 1; attempt <= 2; attempt++) {
-    const seed = seedFor(jobId, attempt);
-    const answer = await runtime.gate.run(() => runtime.engine.analyze({ imageJpeg, prompt, schema, maxTokens, seed, deadlineMs }));
+    const seed = seedFor(job.id, attempt);
+    const answer = await engine.analyze({ imageJpeg, prompt, schema, maxTokens, seed, deadlineMs }, job.crashes);
     raw = answer.text;
     let output: unknown;
     try {
@@ -67,7 +67,7 @@ export async function runModelTask(
       return {
         output: output as Record<string, unknown>,
         warnings: task.warnings(output, options),
-        model: runtime.modelName,
+        model: engine.modelName,
         tokens: { prompt: answer.promptTokens, completion: answer.completionTokens },
         timings: { promptMs: Math.round(answer.promptMs), generationMs: Math.round(answer.generationMs), totalMs: Math.round(performance.now() - started) },
         seed,

@@ -58,7 +58,7 @@ export function createImageProcessor(deps: WorkerDeps) {
       log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
       return { status: 'ok' };
     } catch (thrown) {
-      const error = await applyEngineFailurePolicy(deps, job, toImagefleetError(thrown), log);
+      const error = toImagefleetError(thrown);
       if (!isFinalAttempt(job, error)) {
         log.warn({ key: source.key, code: error.code, err: error.message, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
         throw error;
@@ -76,31 +76,9 @@ async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: 
   if (task.kind === 'pixels') return task.run(image, options);
   if (!deps.engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
   const { engineTimeoutMs, engineMsPerToken } = deps.config;
-  return runModelTask(deps.engine, task, image, options, job.id!, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
-}
-
-/**
- * Out of memory: halve the slots and restart the host; the job retries. A host crash or timeout
- * is charged to every job that was in flight. A job charged ENGINE_MAX_CRASHES times is the likely culprit and fails for good; the others retry. After a
- * crash the engine runs one job at a time for a while, so a poisoned input crashes the host
- * alone the next time and innocent jobs stop being charged with it.
- */
-async function applyEngineFailurePolicy(deps: WorkerDeps, job: Job<ImageJobData>, error: ImagefleetError, log: Logger): Promise<ImagefleetError> {
-  if (error.code === 'engine_out_of_memory' && deps.engine?.engine.resize) {
-    const slots = Math.max(1, Math.floor(deps.engine.engine.slots / 2));
-    log.warn({ slots }, 'engine out of memory: halving slots and restarting the host');
-    if (deps.probation) deps.probation.setTarget(slots);
-    else deps.engine.gate.setCapacity(slots);
-    deps.engine.oomBackoffs += 1;
-    await deps.engine.engine.resize(slots);
-    return error;
-  }
-  if (error.code !== 'engine_crashed' && error.code !== 'engine_timeout') return error;
-  deps.probation?.start();
-  const crashes = (job.data.engineCrashes ?? 0) + 1;
-  await job.updateData({ ...job.data, engineCrashes: crashes });
-  if (crashes < deps.config.engineMaxCrashes) return error;
-  return new ImagefleetError('engine_crashed_repeatedly', `The engine host crashed ${crashes} times while analysing this input (last: ${error.message})`);
+  // Engine crashes this input was in flight for: kept with the job, so they survive retries.
+  const crashes = { previous: job.data.engineCrashes ?? 0, save: (count: number) => job.updateData({ ...job.data, engineCrashes: count }) };
+  return runModelTask(deps.engine, task, image, options, { id: job.id!, crashes }, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
 }
 
 function countTokens(deps: WorkerDeps, task: string, result: ModelTaskResult): void {

@@ -3,8 +3,7 @@ import { pingRedis } from '@imagefleet/jobs';
 import { GpuSampler, createMetricsRegistry, registerEngineMetrics, type Registry } from '@imagefleet/metrics';
 import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
 import { FleetWorker } from './fleet-worker.js';
-import { startLlamaEngine, startOpenAiEngine } from './engine-runtime.js';
-import { Probation } from './probation.js';
+import { startEngine } from './engine-runtime.js';
 import { startHealthServer } from './health-server.js';
 
 export interface RunningWorker {
@@ -28,7 +27,10 @@ function engineMetrics(deps: WorkerDeps, registry: Registry) {
     slotsPlanned: () => deps.engine?.plannedSlots ?? 0,
     slotsAllowed: () => deps.engine?.gate.capacity ?? 0,
     slotsBusy: () => deps.engine?.gate.busy ?? 0,
-    engineUp: () => deps.engine?.engine.ready ?? false,
+    engineUp: () => deps.engine?.ready ?? false,
+    engineKind: () => deps.engine?.engine.kind,
+    tokens: () => deps.engine?.tokens,
+    stats: async () => (await deps.engine?.engine.stats?.()) ?? {},
     restarts: () => deps.engine?.engine.restarts ?? 0,
     oomBackoffs: () => deps.engine?.oomBackoffs ?? 0,
     deviceMemory: () => {
@@ -42,10 +44,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
   const deps = createWorkerDeps(config, logger, registry);
   try {
-    if (config.engine !== 'none') {
-      deps.engine = config.engine === 'llama' ? await startLlamaEngine(config, logger) : await startOpenAiEngine(config, logger);
-      deps.probation = new Probation(deps.engine.gate, deps.engine.plannedSlots);
-    }
+    deps.engine = await startEngine(config, logger);
   } catch (error) {
     await closeWorkerDeps(deps);
     throw error;
@@ -61,12 +60,12 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   const ready = async () => {
     const redis = await pingRedis(deps.redis).then(() => true, () => false);
     const checks: Record<string, boolean> = { redis };
-    if (deps.engine) checks.engine = deps.engine.engine.ready;
+    if (deps.engine) checks.engine = deps.engine.ready;
     return { ready: Object.values(checks).every(Boolean), checks };
   };
   const health = options.serveHealth === false ? undefined : await startHealthServer(config.host, config.workerPort, { ready }, registry);
   logger.info(
-    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: config.engine, model: deps.engine?.modelName, slots: deps.engine?.plannedSlots, health: health?.url },
+    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: deps.engine?.engine.kind ?? 'none', model: deps.engine?.modelName, slots: deps.engine?.plannedSlots, health: health?.url },
     'worker started',
   );
   let stopping: Promise<void> | undefined;

@@ -16,6 +16,7 @@ export const permanentErrorCodes = [
   'engine_crashed_repeatedly',
   'engine_unavailable',
   'engine_rejected',
+  'engine_context_too_small',
 ] as const;
 export const transientErrorCodes = [
   'storage_error',

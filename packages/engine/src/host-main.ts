@@ -1,18 +1,20 @@
 // The engine host: a child process that owns one loaded model. llama.cpp can abort the whole
 // process on bad input, so it never runs inside the worker; this process may die, the worker not.
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import { loadModel, type LlamaCompletionOptions, type LlamaContextWrapper } from '@fugood/llama.node';
-import type { HostAnalyzeRequest, HostLoadOptions, HostMessage, ParentMessage } from './protocol.js';
+import type { HostAnalyzeRequest, HostAnalyzeResult, HostLoadOptions, HostMessage, ParentMessage } from './protocol.js';
+import { OUT_OF_MEMORY } from './out-of-memory.js';
 
 let context: LlamaContextWrapper | undefined;
 let parallel = false;
 
 function send(message: HostMessage): void {
-  process.send?.(message);
+  // With a callback, a closed channel is reported here instead of as an 'error' event that would
+  // end this process; the worker is gone then, and 'disconnect' below ends the host anyway.
+  process.send?.(message, undefined, undefined, () => {});
 }
 
-const OUT_OF_MEMORY = /out of memory|failed to allocate|cudaMalloc|ErrorOutOfDeviceMemory|OOM/i;
 
 async function load(options: HostLoadOptions): Promise<void> {
   try {
@@ -36,12 +38,39 @@ async function load(options: HostLoadOptions): Promise<void> {
   }
 }
 
+/** Set once a request failed inside the binding: the host is exiting and starts nothing new. */
+let failing = false;
+/** Requests handed to the model and not answered yet. */
+const running = new Set<number>();
+
+/** Reports a failed request and exits soon after (the binding's context is unusable now). */
+function failAndExit(id: number, message: string, outOfMemory: boolean): void {
+  failing = true;
+  running.delete(id);
+  send({ type: 'failed', id, message, outOfMemory, started: [...running] });
+  // The delay lets the message (and any 'declined' answers) leave before the channel closes.
+  setTimeout(() => process.exit(3), 50);
+}
+
+/** The request's JPEG as a data: URL, the form the binding takes for in-memory images. */
+function dataUrl(image: Uint8Array): string {
+  return `data:image/jpeg;base64,${Buffer.from(image.buffer, image.byteOffset, image.byteLength).toString('base64')}`;
+}
+
+function sha256(image: Uint8Array): string {
+  return createHash('sha256').update(image).digest('hex');
+}
+
 /** Test-only: crash on one specific image, to prove a poisoned input costs one job, not the fleet. */
 function crashIfPoisoned(request: HostAnalyzeRequest): void {
   const poisoned = process.env.IMAGEFLEET_TEST_CRASH_ON_IMAGE_SHA256;
-  if (!poisoned) return;
-  const digest = createHash('sha256').update(Buffer.from(request.imageBase64, 'base64')).digest('hex');
-  if (digest === poisoned) process.kill(process.pid, 'SIGKILL');
+  if (poisoned && sha256(request.image) === poisoned) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Test-only: fail on one specific image the way a binding error does (report `failed`, exit). */
+function failsOnPurpose(request: HostAnalyzeRequest): boolean {
+  const poisoned = process.env.IMAGEFLEET_TEST_FAIL_ON_IMAGE_SHA256;
+  return poisoned !== undefined && sha256(request.image) === poisoned;
 }
 
 /** Test-only: report one out-of-memory failure while the marker file exists (it is removed). */
@@ -56,11 +85,54 @@ function outOfMemoryOnce(): boolean {
   }
 }
 
+/** Test-only: append the request id to this file when its completion starts (a busy signal). */
+function reportStart(request: HostAnalyzeRequest): void {
+  const file = process.env.IMAGEFLEET_TEST_STARTED_FILE;
+  if (file) appendFileSync(file, `${request.id}\n`);
+}
+
+type Outcome = Omit<HostAnalyzeResult, 'id'>;
+
+async function completeOnSlot(ctx: LlamaContextWrapper, options: LlamaCompletionOptions): Promise<Outcome> {
+  const result = await (await ctx.parallel.completion(options)).promise;
+  return {
+    // `content` is the answer; `text` can carry whitespace or a code fence.
+    text: result.content ?? result.text,
+    // tokens_evaluated of a parallel result repeats tokens_predicted; the prompt is what the slot
+    // reused from its cache plus what it decoded.
+    promptTokens: result.timings.cache_n + result.timings.prompt_n,
+    completionTokens: result.tokens_predicted,
+    promptMs: result.timings.prompt_ms,
+    generationMs: result.timings.predicted_ms,
+    truncated: result.stopped_limit || result.context_full,
+  };
+}
+
+async function completeAlone(ctx: LlamaContextWrapper, options: LlamaCompletionOptions, maxTokens: number): Promise<Outcome> {
+  const result = await ctx.completion(options);
+  return {
+    text: result.content ?? result.text,
+    // tokens_evaluated of a single completion is prompt + generated tokens.
+    promptTokens: result.tokens_evaluated - result.tokens_predicted,
+    completionTokens: result.tokens_predicted,
+    promptMs: result.timings.prompt_ms,
+    generationMs: result.timings.predicted_ms,
+    truncated: result.truncated || result.tokens_predicted >= maxTokens || result.context_full,
+  };
+}
+
 async function analyze(request: HostAnalyzeRequest): Promise<void> {
+  if (failing) {
+    send({ type: 'declined', id: request.id });
+    return;
+  }
   crashIfPoisoned(request);
+  if (failsOnPurpose(request)) {
+    failAndExit(request.id, 'the binding failed on this image (test hook)', false);
+    return;
+  }
   if (outOfMemoryOnce()) {
-    send({ type: 'failed', id: request.id, message: 'ggml_backend_cuda_buffer_type_alloc_buffer: allocating 512.00 MiB on device 0: cudaMalloc failed: out of memory (test hook)', outOfMemory: true });
-    setTimeout(() => process.exit(3), 50);
+    failAndExit(request.id, 'ggml_backend_cuda_buffer_type_alloc_buffer: allocating 512.00 MiB on device 0: cudaMalloc failed: out of memory (test hook)', true);
     return;
   }
   if (!context) throw new Error('analyze before load');
@@ -69,7 +141,9 @@ async function analyze(request: HostAnalyzeRequest): Promise<void> {
       {
         role: 'user',
         content: [
-          { type: 'image_url', image_url: { url: `data:image/jpeg;base64,${request.imageBase64}` } },
+          // The binding takes file paths and data: URLs, not bytes: the encoding happens here,
+          // in the host, not on the worker's main thread.
+          { type: 'image_url', image_url: { url: dataUrl(request.image) } },
           { type: 'text', text: request.prompt },
         ],
       },
@@ -80,28 +154,16 @@ async function analyze(request: HostAnalyzeRequest): Promise<void> {
     temperature: 0.2,
   };
   try {
-    // Parallel and single-slot completions report the same facts under slightly different names.
-    const result = parallel ? await (await context.parallel.completion(options)).promise : await context.completion(options);
-    const hitLimit = 'stopped_limit' in result ? result.stopped_limit : result.truncated || result.tokens_predicted >= request.maxTokens;
-    send({
-      type: 'result',
-      result: {
-        id: request.id,
-        // `content` is the answer; `text` can carry whitespace or a code fence.
-        text: result.content ?? result.text,
-        promptTokens: result.tokens_evaluated,
-        completionTokens: result.tokens_predicted,
-        promptMs: result.timings?.prompt_ms ?? 0,
-        generationMs: result.timings?.predicted_ms ?? 0,
-        truncated: hitLimit || result.context_full,
-      },
-    });
+    running.add(request.id);
+    reportStart(request);
+    const outcome = parallel ? await completeOnSlot(context, options) : await completeAlone(context, options, request.maxTokens);
+    running.delete(request.id);
+    send({ type: 'result', result: { id: request.id, ...outcome } });
   } catch (error) {
     // After an error inside completion the binding's context stays busy: report, then exit so
     // the worker starts a fresh host.
     const message = (error as Error).message ?? String(error);
-    send({ type: 'failed', id: request.id, message, outOfMemory: OUT_OF_MEMORY.test(message) });
-    setTimeout(() => process.exit(3), 50);
+    failAndExit(request.id, message, OUT_OF_MEMORY.test(message));
   }
 }
 

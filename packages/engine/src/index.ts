@@ -1,6 +1,7 @@
 export * from './gguf-writer.js';
 export * from './tiny-model.js';
 export * from './protocol.js';
+export * from './vision-engine.js';
 export * from './slot-gate.js';
 export * from './engine-host.js';
 export * from './model-files.js';
@@ -9,3 +10,8 @@ export * from './device-memory.js';
 export * from './planner.js';
 export * from './openai-engine.js';
 export * from './pull.js';
+export * from './server-build.js';
+export * from './chat-client.js';
+export * from './out-of-memory.js';
+export * from './llama-server-engine.js';
+export * from './engine-supervisor.js';

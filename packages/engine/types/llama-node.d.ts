@@ -44,6 +44,11 @@ export interface LlamaCompletionResult {
   text: string;
   content?: string;
   tokens_predicted: number;
+  /**
+   * Prompt tokens (image tokens included) plus tokens_predicted: the binding adds the generated
+   * tokens (LlamaCompletionWorker.cpp). The prompt alone is tokens_evaluated - tokens_predicted;
+   * timings.prompt_n counts only what was decoded this time (1 when the prompt was cached).
+   */
   tokens_evaluated: number;
   truncated: boolean;
   context_full: boolean;
@@ -58,9 +63,18 @@ export interface LlamaParallelCompletionResult {
   stopped_eos: boolean;
   stopped_limit: boolean;
   context_full: boolean;
+  /** Not the prompt: in 1.7.x this equals tokens_predicted. Use timings.cache_n + timings.prompt_n. */
   tokens_evaluated: number;
   tokens_predicted: number;
-  timings?: { prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number };
+  timings: {
+    /** Prompt tokens reused from the slot's KV cache (not decoded again). */
+    cache_n: number;
+    /** Prompt tokens decoded for this request (image tokens included). */
+    prompt_n: number;
+    prompt_ms: number;
+    predicted_n: number;
+    predicted_ms: number;
+  };
 }
 
 export interface LlamaParallelAPI {

@@ -9,6 +9,11 @@ export interface EngineMetricsSource {
   engineUp(): boolean;
   restarts(): number;
   oomBackoffs(): number;
+  engineKind(): string | undefined;
+  /** Prompt and completion tokens the engine has processed. */
+  tokens(): { prompt: number; completion: number } | undefined;
+  /** Figures the engine reports itself (llama-server's KV-cache use); read at scrape time. */
+  stats(): Promise<{ kvCacheUsageRatio?: number }>;
 }
 
 export function registerEngineMetrics(registry: Registry, source: EngineMetricsSource) {
@@ -41,6 +46,43 @@ export function registerEngineMetrics(registry: Registry, source: EngineMetricsS
       if (!memory) return;
       this.set({ device: memory.device, state: 'free' }, memory.freeBytes);
       this.set({ device: memory.device, state: 'total' }, memory.totalBytes);
+    },
+  });
+  new Gauge({
+    name: 'imagefleet_engine_info',
+    help: 'The engine this worker runs (server, llama, openai); always 1',
+    labelNames: ['engine'],
+    registers: [registry],
+    collect() {
+      const kind = source.engineKind();
+      this.reset();
+      if (kind) this.set({ engine: kind }, 1);
+    },
+  });
+  new Counter({
+    name: 'imagefleet_engine_tokens_total',
+    help: 'Tokens the engine processed, by direction (prompt incl. image tokens, completion); rate() gives tokens per second',
+    labelNames: ['engine', 'direction'],
+    registers: [registry],
+    collect() {
+      const kind = source.engineKind();
+      const tokens = source.tokens();
+      this.reset();
+      if (!kind || !tokens) return;
+      this.inc({ engine: kind, direction: 'prompt' }, tokens.prompt);
+      this.inc({ engine: kind, direction: 'completion' }, tokens.completion);
+    },
+  });
+  new Gauge({
+    name: 'imagefleet_engine_kv_cache_usage_ratio',
+    help: "Share of the engine's KV cache held by requests in flight (llama-server /slots; absent for other engines)",
+    labelNames: ['engine'],
+    registers: [registry],
+    async collect() {
+      const kind = source.engineKind();
+      const { kvCacheUsageRatio } = await source.stats();
+      this.reset();
+      if (kind && kvCacheUsageRatio !== undefined) this.set({ engine: kind }, kvCacheUsageRatio);
     },
   });
   // Counted where they happen (engine host, OOM handler); read at scrape time.
