@@ -104,7 +104,9 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   const env = testEnv(services, { ...engineEnv, ENGINE_SLOTS: String(slots), ENGINE_THREADS: String(THREADS), WORKER_CONCURRENCY: String(slots * 2) });
   const producer = await startTestProducer(testConfig(env));
   const worker = spawnWorker(env);
-  await waitFor(() => worker.lines.some((line) => line.msg === 'worker started'), 120_000, 'worker start');
+  await waitFor(() => worker.lines.some((line) => line.msg === 'worker started'), 120_000, 'worker start').catch((error: Error) => {
+    throw new Error(`${error.message}: ${worker.child.output().slice(-1500)}`);
+  });
   const started = performance.now();
   const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: { task: 'tagging', source: { s3: { bucket: 'photos', prefix: 'bench/' } } } });
   const status = await waitForBatchEnd(producer, response.json().batchId, 1_800_000);
@@ -116,14 +118,16 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   return { name: `whole fleet, ENGINE=${kind}`, slots, rate: status.completed / seconds, failed: status.failed };
 }
 
+// BENCH_ROWS=peer,server,llama,fleet-server,fleet-openai,fleet-llama picks rows (default: all).
+const ROWS = new Set((process.env.BENCH_ROWS ?? 'peer,server,llama,fleet-server,fleet-openai,fleet-llama').split(','));
 const rows: Row[] = [];
 for (const slots of SLOT_COUNTS) {
   rows.push(await llamaServerAlone(slots));
-  rows.push(await engineAlone('server', slots));
-  rows.push(await engineAlone('llama', slots));
-  rows.push(await fleet('server', slots));
-  rows.push(await fleet('openai', slots));
-  rows.push(await fleet('llama', slots));
+  if (ROWS.has('server')) rows.push(await engineAlone('server', slots));
+  if (ROWS.has('llama')) rows.push(await engineAlone('llama', slots));
+  if (ROWS.has('fleet-server')) rows.push(await fleet('server', slots));
+  if (ROWS.has('fleet-openai')) rows.push(await fleet('openai', slots));
+  if (ROWS.has('fleet-llama')) rows.push(await fleet('llama', slots));
 }
 console.log('\n| row | slots | images/s | completion tokens/s | x llama-server alone |\n| --- | --- | --- | --- | --- |');
 for (const row of rows) {

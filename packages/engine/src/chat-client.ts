@@ -33,6 +33,16 @@ interface Props {
 
 /** Answers that no retry can change: the server cannot take images, or refuses the request itself. */
 const UNSUPPORTED = /image input is not supported|multimodal is not supported|does not support (image|vision)|mmproj/i;
+/** A prompt (with its image) longer than the slot's context: llama-server's 400 exceed_context_size_error, vLLM's "maximum context length". */
+const CONTEXT_EXCEEDED = /exceed_context_size_error|exceeds the available context size|maximum context length/i;
+
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The OpenAI-compatible chat/completions call shared by the managed llama-server and an external
@@ -120,7 +130,8 @@ export class ChatClient {
   /**
    * One completion. Unreachable servers, 5xx and 429 are retryable (engine_unreachable); 4xx and a
    * server without image support are permanent (engine_rejected); a "length" stop before the
-   * task's token limit is the server's context (engine_context_too_small).
+   * task's token limit, or a prompt the slot's context cannot hold, is the server's context
+   * (engine_context_too_small).
    */
   async complete(input: AnalyzeInput, signal: AbortSignal): Promise<EngineAnswer> {
     const started = performance.now();
@@ -132,7 +143,7 @@ export class ChatClient {
       throw new ImagefleetError('engine_unreachable', `The engine server at ${this.baseUrl} cannot be reached: ${String((error as Error).cause ?? (error as Error).message)}`, { cause: error });
     }
     const text = await response.text().catch(() => '');
-    if (!response.ok) throw this.httpError(response.status, text);
+    if (!response.ok) throw this.httpError(response.status, text, input.maxTokens);
     let completion: ChatCompletion;
     try {
       completion = JSON.parse(text) as ChatCompletion;
@@ -160,9 +171,21 @@ export class ChatClient {
     };
   }
 
-  private httpError(status: number, body: string): ImagefleetError {
+  private httpError(status: number, body: string, maxTokens: number): ImagefleetError {
     const excerpt = body.slice(0, 300);
     if (UNSUPPORTED.test(body)) return new ImagefleetError('engine_rejected', `The engine server cannot analyse images (${status}): ${excerpt}`);
+    if (status === 400 && CONTEXT_EXCEEDED.test(body)) {
+      // The start check knows the text tokens only; the image's tokens can still overflow the slot.
+      const error = parseJson<{ error?: { n_prompt_tokens?: number; n_ctx?: number } }>(body)?.error;
+      const promptTokens = error?.n_prompt_tokens;
+      const contextPerSlot = error?.n_ctx ?? this.contextPerSlot;
+      const numbers = promptTokens !== undefined && contextPerSlot !== undefined ? `${promptTokens} prompt tokens do not fit its ${contextPerSlot}-token context per slot` : excerpt;
+      return new ImagefleetError(
+        'engine_context_too_small',
+        `The engine server cannot hold the prompt and image (${status}): ${numbers}, and the task allows ${maxTokens} answer tokens besides: give the server a larger context per slot`,
+        { detail: { promptTokens, maxTokens, contextPerSlot } },
+      );
+    }
     if (status >= 500 || status === 429 || status === 408) return new ImagefleetError('engine_unreachable', `The engine server answered ${status}: ${excerpt}`);
     return new ImagefleetError('engine_rejected', `The engine server rejected the request (${status}): ${excerpt}`);
   }

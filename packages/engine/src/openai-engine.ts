@@ -25,6 +25,9 @@ export class OpenAiEngine implements VisionEngine {
   private up = false;
   private readonly client: ChatClient;
   private healthTimer: NodeJS.Timeout | undefined;
+  /** One health check at a time (a hung server answers after the check's 3 s timeout, which can exceed the interval). */
+  private checking = false;
+  private closed = false;
   slots = 4;
   restarts = 0;
   modelName = 'openai';
@@ -54,7 +57,11 @@ export class OpenAiEngine implements VisionEngine {
   }
 
   private async checkHealth(): Promise<void> {
-    const healthy = await this.client.healthy();
+    if (this.checking) return;
+    this.checking = true;
+    const healthy = await this.client.healthy().finally(() => (this.checking = false));
+    // A check still in flight at close() must not mark a closed engine ready again.
+    if (this.closed) return;
     if (healthy !== this.up) this.options.logger.warn({ baseUrl: this.options.baseUrl, healthy }, healthy ? 'engine server is back' : 'engine server is not answering its health check');
     this.up = healthy;
   }
@@ -65,6 +72,7 @@ export class OpenAiEngine implements VisionEngine {
 
   async close(): Promise<void> {
     clearInterval(this.healthTimer);
+    this.closed = true;
     this.up = false;
   }
 }
