@@ -190,7 +190,9 @@ export class LlamaServerEngine implements VisionEngine {
     // setpriv (util-linux) makes the kernel kill the server when this process dies, even by
     // SIGKILL, so a crashed worker never leaves a server holding the GPU's memory.
     const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', this.options.binary, ...this.arguments(port)]] : [this.options.binary, this.arguments(port)];
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C in the worker's terminal must not kill the server under the
+    // jobs that the worker is still finishing; the worker closes it when they are done.
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     this.outputTail = '';
     this.client = new ChatClient({ baseUrl: `http://127.0.0.1:${port}/v1` });
