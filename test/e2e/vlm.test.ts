@@ -72,6 +72,27 @@ function metricValue(metrics: string, pattern: string): number {
   return Number(new RegExp(`^${pattern}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
 }
 
+/**
+ * 8 caption jobs on 4 slots through one out-of-memory event. One crash charge would fail a job for
+ * good (ENGINE_MAX_CRASHES=1): every job ending ok proves the OOM charged nobody; the slots halve once.
+ */
+async function batchSurvivesOneOutOfMemory(fleetEnv: Record<string, string>, workerEnv: Record<string, string>, firstPhoto: number): Promise<void> {
+  const f = await fleet(tiny, { ENGINE_SLOTS: '4', ENGINE_MAX_CRASHES: '1', ...fleetEnv });
+  try {
+    const worker = f.start(workerEnv);
+    const keys = Array.from({ length: 8 }, (_, i) => `catalog/${String(firstPhoto + i).padStart(3, '0')}.jpg`);
+    const status = await waitForBatchEnd(f.producer, await f.submit('caption', { keys, bucket: 'photos' }), 120_000);
+    assert.deepEqual([status.total, status.completed, status.failed], [8, 8, 0]);
+    const metrics = await workerMetrics(worker);
+    assert.match(metrics, /imagefleet_engine_oom_backoffs_total\{[^}]*\} 1/);
+    assert.match(metrics, /imagefleet_engine_slots\{kind="planned"[^}]*\} 4/);
+    assert.match(metrics, /imagefleet_engine_slots\{kind="allowed"[^}]*\} 2/);
+    assert.match(metrics, /imagefleet_engine_restarts_total\{[^}]*\} 1/);
+  } finally {
+    await f.close();
+  }
+}
+
 for (const engine of ['server', 'llama'] as const) {
   describe(`ENGINE=${engine}: the vision engine end to end (real llama.cpp on the generated model)`, () => {
     test('100 images through tagging and through invoice: every result valid against its schema', async () => {
@@ -179,22 +200,8 @@ describe('ENGINE=server: out of memory and worker death', () => {
   test('llama-server aborting out of memory mid-batch halves the slots and charges none of the jobs in flight', async () => {
     const marker = join(dir, 'server-oom-once');
     writeFileSync(marker, '');
-    // One crash charge would fail a job for good: every job ending ok proves the OOM charged nobody.
-    const f = await fleet(tiny, { ENGINE: 'server', ENGINE_SLOTS: '4', ENGINE_MAX_CRASHES: '1', LLAMA_SERVER_BIN: oomLlamaServer(dir, serverBinary, marker) });
-    try {
-      const worker = f.start();
-      const keys = Array.from({ length: 8 }, (_, i) => `catalog/${String(30 + i).padStart(3, '0')}.jpg`);
-      const status = await waitForBatchEnd(f.producer, await f.submit('caption', { keys, bucket: 'photos' }), 120_000);
-      assert.deepEqual([status.total, status.completed, status.failed], [8, 8, 0]);
-      const metrics = await workerMetrics(worker);
-      assert.match(metrics, /imagefleet_engine_oom_backoffs_total\{[^}]*\} 1/);
-      assert.match(metrics, /imagefleet_engine_slots\{kind="planned"[^}]*\} 4/);
-      assert.match(metrics, /imagefleet_engine_slots\{kind="allowed"[^}]*\} 2/);
-      assert.match(metrics, /imagefleet_engine_restarts_total\{[^}]*\} 1/);
-      assert.equal(existsSync(marker), false, 'the out-of-memory abort happened');
-    } finally {
-      await f.close();
-    }
+    await batchSurvivesOneOutOfMemory({ ENGINE: 'server', LLAMA_SERVER_BIN: oomLlamaServer(dir, serverBinary, marker) }, {}, 30);
+    assert.equal(existsSync(marker), false, 'the out-of-memory abort happened');
   });
 });
 
@@ -226,21 +233,7 @@ describe('ENGINE=llama: crash and memory policies (test hooks in the engine host
   test('an out-of-memory error halves the slots, restarts the host and retries the job', async () => {
     const marker = join(dir, 'oom-once');
     writeFileSync(marker, '');
-    // One crash charge would fail a job for good: every job ending ok proves the OOM charged nobody.
-    const f = await fleet(tiny, { ENGINE_SLOTS: '4', ENGINE_MAX_CRASHES: '1' });
-    try {
-      const worker = f.start({ IMAGEFLEET_TEST_OOM_ONCE_FILE: marker });
-      const keys = Array.from({ length: 8 }, (_, i) => `catalog/${String(20 + i).padStart(3, '0')}.jpg`);
-      const status = await waitForBatchEnd(f.producer, await f.submit('caption', { keys, bucket: 'photos' }), 120_000);
-      assert.deepEqual([status.total, status.completed, status.failed], [8, 8, 0]);
-      const metrics = await workerMetrics(worker);
-      assert.match(metrics, /imagefleet_engine_oom_backoffs_total\{[^}]*\} 1/);
-      assert.match(metrics, /imagefleet_engine_slots\{kind="planned"[^}]*\} 4/);
-      assert.match(metrics, /imagefleet_engine_slots\{kind="allowed"[^}]*\} 2/);
-      assert.match(metrics, /imagefleet_engine_restarts_total\{[^}]*\} 1/);
-    } finally {
-      await f.close();
-    }
+    await batchSurvivesOneOutOfMemory({}, { IMAGEFLEET_TEST_OOM_ONCE_FILE: marker }, 20);
   });
 
   test('a worker given a garbage model file exits non-zero with a clear message and no core dump', async () => {

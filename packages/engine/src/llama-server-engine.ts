@@ -5,17 +5,10 @@ import { createServer } from 'node:net';
 import { ImagefleetError, type Logger } from '@imagefleet/core';
 import { ChatClient } from './chat-client.js';
 import { OUT_OF_MEMORY } from './out-of-memory.js';
-import { EngineStartError, type AnalyzeInput, type EngineAnswer, type EngineStats, type VisionEngine } from './vision-engine.js';
+import { EngineStartError, type AnalyzeInput, type EngineAnswer, type EngineStats, type ModelLaunch, type VisionEngine } from './vision-engine.js';
 
-export interface LlamaServerEngineOptions {
+export interface LlamaServerEngineOptions extends ModelLaunch {
   binary: string;
-  model: string;
-  mmproj: string;
-  slots: number;
-  /** Context tokens per slot; the server gets -c slots x this. */
-  contextPerSlot: number;
-  gpuLayers: number;
-  threads: number;
   loadTimeoutMs: number;
   /** First restart delay after a crash; doubles up to 30 s while crashes continue. */
   restartBackoffMs: number;

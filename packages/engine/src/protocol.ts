@@ -3,16 +3,9 @@
  * IPC serialization (the structured clone algorithm), so image bytes travel as binary: a Buffer
  * sent by the worker arrives in the host as a plain Uint8Array.
  */
+import type { EngineAnswer, ModelLaunch } from './vision-engine.js';
 
-export interface HostLoadOptions {
-  model: string;
-  mmproj: string;
-  /** Parallel sequences (slots) on the one loaded model. */
-  slots: number;
-  /** Context tokens per slot; the model's context is slots x this. */
-  contextPerSlot: number;
-  gpuLayers: number;
-  threads: number;
+export interface HostLoadOptions extends ModelLaunch {
   /** llama.node build: default (CPU), vulkan, cuda. */
   libVariant: 'default' | 'vulkan' | 'cuda';
 }
@@ -27,15 +20,8 @@ export interface HostAnalyzeRequest {
   seed: number;
 }
 
-export interface HostAnalyzeResult {
+export interface HostAnalyzeResult extends EngineAnswer {
   id: number;
-  text: string;
-  promptTokens: number;
-  completionTokens: number;
-  promptMs: number;
-  generationMs: number;
-  /** Generation stopped at the token limit or a full context, not at the end of the JSON. */
-  truncated: boolean;
 }
 
 export type ParentMessage =
@@ -45,14 +31,15 @@ export type ParentMessage =
 
 export type HostMessage =
   | { type: 'ready'; model: { name: string; parameters: number; sizeBytes: number; devices: string[] } }
-  | { type: 'load_failed'; message: string }
+  /** `stack`: the host's own stack of the error, kept as the cause of the worker-side error. */
+  | { type: 'load_failed'; message: string; stack?: string }
   | { type: 'result'; result: HostAnalyzeResult }
   /**
    * The request failed inside llama.cpp; the host exits after sending this (its context is
    * unusable). `started`: the other requests it had handed to the model, which die with it; any
    * other request sent to it was never started.
    */
-  | { type: 'failed'; id: number; message: string; outOfMemory: boolean; started: number[] }
+  | { type: 'failed'; id: number; message: string; stack?: string; outOfMemory: boolean; started: number[] }
   /**
    * The host had already failed (it is exiting) when this request arrived, so it never started it:
    * the worker sends it again to the restarted host, and the request is not charged for the crash.

@@ -2,6 +2,18 @@
 
 export type EngineKind = 'llama' | 'server' | 'openai';
 
+/** How a local engine (llama-server or the llama.node host) loads its model. */
+export interface ModelLaunch {
+  model: string;
+  mmproj: string;
+  /** Parallel sequences (slots) on the one loaded model. */
+  slots: number;
+  /** Context tokens per slot; the model's context is slots x this. */
+  contextPerSlot: number;
+  gpuLayers: number;
+  threads: number;
+}
+
 export interface AnalyzeInput {
   /** JPEG bytes: only images that imaging decoded and re-encoded. */
   imageJpeg: Buffer;
