@@ -1,16 +1,35 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
+import { ImagefleetError, UnavailableError } from '@imagefleet/core';
+import { isRedisUnavailable } from '@imagefleet/jobs';
 import type { ProducerDeps } from './deps.js';
 import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { healthRoutes } from './routes/health.js';
 import { QueueSampler } from './queue-sampler.js';
+import { Reconciler } from './reconciler.js';
+
+/** Seconds a client is told to wait (Retry-After) while Redis is unreachable, unless the error says. */
+export const REDIS_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Retry-After seconds when an error means Redis is out of reach (an UnavailableError from the
+ * fail-fast connection, or ioredis' own errors), else undefined. Our coded errors are never
+ * Redis outages: a storage_error whose S3 socket was reset stays a 500.
+ */
+export function redisOutageRetryAfter(error: unknown): number | undefined {
+  if (error instanceof UnavailableError) return error.retryAfterSeconds;
+  if (error instanceof ImagefleetError) return undefined;
+  return isRedisUnavailable(error) ? REDIS_RETRY_AFTER_SECONDS : undefined;
+}
 
 export interface ProducerApp {
   app: FastifyInstance;
   lister: BatchLister;
   sampler: QueueSampler;
+  /** Leader-elected convergence loop (every RECONCILE_INTERVAL_MS): resumes listings, (re)starts finalize. */
+  reconciler: Reconciler;
 }
 
 /**
@@ -30,7 +49,14 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     const status = error.statusCode ?? 500;
     if (status === 413) return reply.code(413).send({ error: 'too_large', message: error.message });
     if (status < 500) return reply.code(status).send({ error: 'bad_request', message: error.message });
-    request.log.error({ err: error.message, code: error.code }, 'request failed');
+    // The request (method, url; reqId is bound by Fastify) with the Error itself: type, stack, causes.
+    // Redis out of reach is a 503 with Retry-After: nothing is wrong with the request.
+    const retryAfter = redisOutageRetryAfter(error);
+    if (retryAfter !== undefined) {
+      request.log.warn({ req: request, err: error }, 'Redis is unreachable; answered 503');
+      return reply.code(503).header('retry-after', String(retryAfter)).send({ error: 'unavailable', message: 'Redis is unreachable; retry later' });
+    }
+    request.log.error({ req: request, err: error }, 'request failed');
     return reply.code(status).send({ error: 'internal', message: 'internal error; see the producer log' });
   });
   await app.register(healthRoutes(deps));
@@ -38,9 +64,15 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
   await app.register(uploadRoutes(deps, lister));
   const sampler = new QueueSampler(deps, deps.config.queueSampleMs);
   sampler.start();
+  const reconciler = new Reconciler(deps.background, lister, deps.logger.child({ component: 'reconciler' }), {
+    intervalMs: deps.config.reconcileIntervalMs,
+    finalizeRetryMs: deps.config.finalizeRetryMs,
+  });
+  reconciler.start();
   app.addHook('onClose', async () => {
     sampler.stop();
+    await reconciler.stop();
     await lister.idle();
   });
-  return { app, lister, sampler };
+  return { app, lister, sampler, reconciler };
 }

@@ -5,3 +5,4 @@ export * from './source.js';
 export * from './run-producer.js';
 export { safeFileName } from './routes/uploads.js';
 export * from './queue-sampler.js';
+export * from './reconciler.js';

@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { deriveJobId, type ImageJobData } from '@imagefleet/core';
-import { enqueueFinalize, type BatchRecord } from '@imagefleet/jobs';
+import type { BatchRecord, ImageJobSpec } from '@imagefleet/jobs';
+import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from './deps.js';
 import { looksLikeImage } from './source.js';
-import { getTask } from '@imagefleet/tasks';
 
 interface KeyPage {
   keys: string[];
+  /** The cursor this page was listed after ('' or undefined = the start). */
+  after: string | undefined;
   /** Resume point once this page is recorded. */
   cursor: string;
 }
 
-const LOCK_TTL_MS = 60_000;
 const PAGE_SIZE = 1000;
 const PAGE_ATTEMPTS = 5;
 
 /**
  * Lists a batch's source page by page and enqueues each page with one addBulk. Memory does not
  * grow with the source: one page at a time. Progress (counters + cursor) is saved per page, so a
- * producer that dies mid-listing is resumed by the next one without double counting: job ids are
- * derived from batch + key, and keys that already have an outcome are not enqueued again.
+ * listing whose producer died is resumed by the next one (the reconciler starts it once the
+ * lister lock, LISTER_LOCK_MS, expires) without double counting: job ids are derived from batch +
+ * key, keys that already have an outcome are not enqueued again, and a page is only counted if
+ * the cursor is still where it was read from.
  */
 export class BatchLister {
   private readonly running = new Map<string, Promise<void>>();
@@ -30,59 +33,76 @@ export class BatchLister {
   start(batchId: string): void {
     if (this.running.has(batchId)) return;
     const run = this.list(batchId)
-      .catch((error: unknown) => this.deps.logger.error({ batchId, err: (error as Error).message }, 'listing failed; re-post the batch to resume'))
+      .catch((error: unknown) => this.deps.logger.error({ batchId, err: error }, 'listing failed; the reconciler resumes it'))
       .finally(() => this.running.delete(batchId));
     this.running.set(batchId, run);
   }
 
-  /** Resumes every batch left in 'listing' (e.g. after a producer restart). */
+  /** Whether this process is listing the batch now. */
+  isListing(batchId: string): boolean {
+    return this.running.has(batchId);
+  }
+
+  /** Resumes every batch left in 'listing' (e.g. after a producer restart); the reconciler keeps doing it. */
   async resumeAll(): Promise<void> {
-    for (const batchId of await this.deps.batches.listingBatchIds()) this.start(batchId);
+    for (const batchId of await this.deps.background.batches.listingBatchIds()) this.start(batchId);
   }
 
   /** Waits for background listings (shutdown, tests). */
   async idle(): Promise<void> {
-    await Promise.all(this.running.values());
+    while (this.running.size > 0) await Promise.all(this.running.values());
   }
 
   private async list(batchId: string): Promise<void> {
-    const { batches, queues, logger } = this.deps;
+    const { batches, jobs } = this.deps.background;
+    const ttlMs = this.deps.config.listerLockMs;
+    const lock = batches.listerLock(batchId);
     const owner = randomUUID();
-    if (!(await batches.acquireListerLock(batchId, owner, LOCK_TTL_MS))) return;
+    if (!(await lock.acquire(owner, ttlMs))) return;
+    // Renewed on a timer, not only per page: a slow page must not let another producer take over.
+    let lost = false;
+    const heartbeat = setInterval(() => {
+      lock.renew(owner, ttlMs).then(
+        (held) => {
+          if (!held) lost = true;
+        },
+        () => undefined,
+      );
+    }, Math.max(Math.floor(ttlMs / 3), 100));
+    heartbeat.unref();
+    const log = this.deps.logger.child({ batchId });
     try {
       const batch = await batches.get(batchId);
       if (!batch || batch.state !== 'listing') return;
-      const log = logger.child({ batchId });
       log.info({ task: batch.task, store: batch.sourceStore, resumeAfter: batch.cursor }, 'listing started');
-      const queue = queues.forKind(getTask(batch.task)?.kind ?? 'pixels');
+      const kind = getTask(batch.task)?.kind ?? 'pixels';
       let enqueued = 0;
       for await (const page of this.pages(batch)) {
-        if (!(await batches.renewListerLock(batchId, owner, LOCK_TTL_MS))) throw new Error('lost the lister lock');
+        if (lost) throw new Error('lost the lister lock');
         const images = page.keys.filter(looksLikeImage);
-        const jobs = images.map((key) => ({
+        const specs: ImageJobSpec[] = images.map((key) => ({
+          jobId: deriveJobId(batchId, key),
           name: batch.task,
-          data: {
-            batchId,
-            task: batch.task,
-            source: { store: batch.sourceStore, key },
-            results: batch.resultsUrl,
-            options: batch.options,
-          } satisfies ImageJobData,
-          opts: { jobId: deriveJobId(batchId, key) },
+          data: { batchId, task: batch.task, source: { store: batch.sourceStore, key }, results: batch.resultsUrl, options: batch.options } satisfies ImageJobData,
         }));
-        const finished = await batches.finishedJobIds(batchId, jobs.map((job) => job.opts.jobId));
-        await queue.addBulk(jobs.filter((job) => !finished.has(job.opts.jobId)));
-        const recorded = await batches.recordPage(batchId, { enqueued: images.length, skipped: page.keys.length - images.length, cursor: page.cursor });
-        if (!recorded) {
-          log.info('listing stopped: batch cancelled');
+        const finished = await batches.finishedJobIds(batchId, specs.map((spec) => spec.jobId));
+        await jobs.enqueueImages(kind, specs.filter((spec) => !finished.has(spec.jobId)));
+        const recorded = await batches.recordPage(batchId, { enqueued: images.length, skipped: page.keys.length - images.length, after: page.after, cursor: page.cursor });
+        if (recorded !== 'recorded') {
+          log.info({ recorded }, recorded === 'cursor_moved' ? 'listing stopped: another lister got ahead' : 'listing stopped: batch no longer listing');
           return;
         }
         enqueued += images.length;
       }
-      if (await batches.finishListing(batchId)) await enqueueFinalize(queues, batchId);
+      if (await batches.finishListing(batchId)) await jobs.ensureFinalize(batchId);
+      await batches.note(batchId, { listError: null });
       log.info({ enqueued }, 'listing finished');
+    } catch (error) {
+      await batches.note(batchId, { listError: (error as Error).message ?? String(error) }).catch(() => undefined);
+      throw error;
     } finally {
-      await batches.releaseListerLock(batchId, owner);
+      clearInterval(heartbeat);
+      await lock.release(owner).catch(() => undefined);
     }
   }
 
@@ -91,8 +111,11 @@ export class BatchLister {
     const { source } = batch;
     if ('keys' in source || 'upload' in source) {
       const keys = 'keys' in source ? source.keys : [source.upload.key];
-      for (let start = batch.cursor ? Number(batch.cursor) : 0; start < keys.length; start += PAGE_SIZE) {
-        yield { keys: keys.slice(start, start + PAGE_SIZE), cursor: String(start + PAGE_SIZE) };
+      let after = batch.cursor;
+      for (let start = after ? Number(after) : 0; start < keys.length; start += PAGE_SIZE) {
+        const cursor = String(start + PAGE_SIZE);
+        yield { keys: keys.slice(start, start + PAGE_SIZE), after, cursor };
+        after = cursor;
       }
       return;
     }
@@ -103,14 +126,15 @@ export class BatchLister {
       try {
         for await (const page of store.list(prefix, { startAfter: cursor, pageSize: PAGE_SIZE })) {
           const keys = page.map((info) => info.key);
-          yield { keys, cursor: keys[keys.length - 1]! };
-          cursor = keys[keys.length - 1];
+          const last = keys[keys.length - 1]!;
+          yield { keys, after: cursor, cursor: last };
+          cursor = last;
           attempt = 1;
         }
         return;
       } catch (error) {
         if (attempt >= PAGE_ATTEMPTS) throw error;
-        this.deps.logger.warn({ batchId: batch.id, attempt, err: (error as Error).message }, 'listing page failed, retrying');
+        this.deps.logger.warn({ batchId: batch.id, attempt, err: error }, 'listing page failed, retrying');
         await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
       }
     }

@@ -2,8 +2,6 @@ import { registerQueueMetrics } from '@imagefleet/metrics';
 import { toBatchStatus } from '@imagefleet/jobs';
 import type { ProducerDeps } from './deps.js';
 
-const STATES = ['wait', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
-
 /**
  * Samples queue depth and running-batch progress every `intervalMs` into gauges. Scrapes read
  * the cached values, so Prometheus scraping many producers never multiplies Redis load.
@@ -20,11 +18,8 @@ export class QueueSampler {
   }
 
   async sample(): Promise<void> {
-    const { queues, batches } = this.deps;
-    const depths = await Promise.all(
-      [queues.images, queues.vlm, queues.finalize].map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(...STATES) })),
-    );
-    this.gauges.setQueues(depths);
+    const { jobs, batches } = this.deps.background;
+    this.gauges.setQueues(await jobs.counts());
     const active = await batches.activeBatches();
     this.gauges.setBatches(
       active.map((record) => {
@@ -37,7 +32,7 @@ export class QueueSampler {
   start(): void {
     const tick = () => {
       this.sample()
-        .catch((error: Error) => this.deps.logger.warn({ err: error.message }, 'queue metrics sample failed'))
+        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'queue metrics sample failed'))
         .finally(() => {
           if (this.timer === undefined) return;
           this.timer = setTimeout(tick, this.intervalMs);

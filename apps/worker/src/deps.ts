@@ -4,8 +4,11 @@ import { createJobBackend, type JobBackend } from '@imagefleet/jobs';
 import { StoreRegistry, s3SettingsFrom } from '@imagefleet/storage';
 import { registerJobMetrics, type JobMetrics, type Registry } from '@imagefleet/metrics';
 
-/** What a worker needs from the outside world; built once per process. */
-export interface WorkerDeps extends JobBackend {
+/**
+ * What a worker needs from the outside world; built once per process. Jobs only through the
+ * facade (`jobs`, no BullMQ queues), so tests can pass MemoryJobQueues.
+ */
+export interface WorkerDeps extends Pick<JobBackend, 'redis' | 'batches' | 'jobs' | 'close'> {
   config: Config;
   logger: Logger;
   stores: StoreRegistry;
@@ -16,7 +19,7 @@ export interface WorkerDeps extends JobBackend {
 
 export function createWorkerDeps(config: Config, logger: Logger, registry: Registry): WorkerDeps {
   return {
-    ...createJobBackend(config, 'imagefleet-worker'),
+    ...createJobBackend(config, 'imagefleet-worker', { onError: (error, queue) => logger.warn({ err: error, queue }, 'Redis connection error; waiting for it to come back') }),
     config,
     logger,
     stores: new StoreRegistry(s3SettingsFrom(config)),

@@ -1,64 +1,73 @@
-import { Worker, type Job } from 'bullmq';
-import { FINALIZE_QUEUE, IMAGE_QUEUE, VLM_QUEUE } from '@imagefleet/jobs';
-import type { FinalizeJobData, ImageJobData } from '@imagefleet/core';
+import { failedJobLine, startConsumers, type Consumers, type FailedJob } from '@imagefleet/jobs';
+import type { ImageJobData } from '@imagefleet/core';
 import type { WorkerDeps } from './deps.js';
-import { createImageProcessor, recordResult, type ImageJobReturn } from './process-image.js';
+import { createImageProcessor, type ImageJobReturn } from './process-image.js';
 import { createFinalizeProcessor } from './finalize.js';
+import { recordResult } from './result-writer.js';
+
+/** Tries to record the outcome of a job BullMQ failed for good, before leaving it to the reconciler. */
+const RECORD_FAILED_ATTEMPTS = 5;
 
 /**
- * The queue consumers of one worker process: image jobs with WORKER_CONCURRENCY in flight,
- * and batch finalization one at a time.
+ * The queue consumers of one worker process: image jobs with WORKER_CONCURRENCY in flight (model
+ * jobs too when this worker runs an engine), and batch finalization one at a time.
  */
 export class FleetWorker {
-  private readonly images: Worker<ImageJobData, ImageJobReturn>;
-  private readonly vlm: Worker<ImageJobData, ImageJobReturn> | undefined;
-  private readonly finalize: Worker<FinalizeJobData, void>;
+  private readonly consumers: Consumers;
 
   constructor(private readonly deps: WorkerDeps) {
-    const { config, redis } = deps;
-    const common = {
-      connection: redis,
-      prefix: config.queuePrefix,
-      lockDuration: config.lockDurationMs,
-      stalledInterval: config.stalledIntervalMs,
-      maxStalledCount: 1,
-    };
-    const processor = createImageProcessor(deps);
-    this.images = new Worker(IMAGE_QUEUE, processor, { ...common, concurrency: config.workerConcurrency });
-    // Model jobs: hold more than the engine has slots, so fetch and prepare overlap inference.
-    this.vlm = deps.engine
-      ? new Worker(VLM_QUEUE, processor, { ...common, concurrency: Math.max(config.workerConcurrency, deps.engine.plannedSlots * 2) })
-      : undefined;
-    this.finalize = new Worker(FINALIZE_QUEUE, createFinalizeProcessor(deps), { ...common, concurrency: 1 });
-    for (const worker of this.imageWorkers()) worker.on('failed', (job, error) => void this.onImageFailed(job, error));
-    for (const worker of [...this.imageWorkers(), this.finalize]) {
-      worker.on('error', (error) => deps.logger.error({ err: error.message, queue: worker.name }, 'queue worker error'));
-    }
+    const { config, redis, engine } = deps;
+    this.consumers = startConsumers<ImageJobReturn>(
+      redis,
+      {
+        image: createImageProcessor(deps),
+        finalize: createFinalizeProcessor(deps),
+        imageFailed: (job, error) => this.onImageFailed(job, error),
+        error: (error, queue) => deps.logger.error({ err: error, queue }, 'queue worker error'),
+      },
+      {
+        prefix: config.queuePrefix,
+        lockDurationMs: config.lockDurationMs,
+        stalledIntervalMs: config.stalledIntervalMs,
+        maxStalls: config.jobMaxStalls,
+        imageConcurrency: config.workerConcurrency,
+        // Model jobs: hold more than the engine has slots, so fetch and prepare overlap inference.
+        vlmConcurrency: engine ? Math.max(config.workerConcurrency, engine.plannedSlots * 2) : undefined,
+      },
+    );
   }
 
-  /** Resolves once both consumers are connected and taking jobs. */
+  /** Resolves once the consumers are connected and taking jobs. */
   async waitUntilReady(): Promise<void> {
-    await Promise.all([...this.imageWorkers(), this.finalize].map((worker) => worker.waitUntilReady()));
-  }
-
-  private imageWorkers(): Worker<ImageJobData, ImageJobReturn>[] {
-    return this.vlm ? [this.images, this.vlm] : [this.images];
+    await this.consumers.waitUntilReady();
   }
 
   /**
-   * A job that exceeded the stalled limit (its workers kept dying) never reaches our processor's
-   * catch block; record it here so the batch still completes. Idempotent with the processor.
+   * Every job BullMQ fails for good gets an outcome, whatever failed: the processor records its own
+   * failures before failing the job (then this finds it recorded and changes nothing), but a job
+   * can also fail with nothing recorded (its workers kept dying: `stalled`; recording itself threw
+   * on the last attempt). Retried a few times; if the process dies first, the producer's
+   * reconciler records it. Never throws.
    */
-  private async onImageFailed(job: Job<ImageJobData> | undefined, error: Error): Promise<void> {
-    if (!job || !/stalled/i.test(error.message)) return;
-    try {
-      await recordResult(this.deps, job, {
-        key: job.data.source.key,
-        status: 'failed',
-        error: { code: 'stalled', message: error.message },
-      });
-    } catch (recordError) {
-      this.deps.logger.error({ jobId: job.id, batchId: job.data.batchId, err: (recordError as Error).message }, 'could not record stalled job');
+  private async onImageFailed(job: FailedJob<ImageJobData>, error: Error): Promise<void> {
+    const log = this.deps.logger.child({ jobId: job.id, batchId: job.data.batchId });
+    const line = failedJobLine(job.data.source.key, error.message);
+    const input = { batchId: job.data.batchId, jobId: job.id, results: job.data.results, token: `failed:${job.id}` };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const claim = await recordResult(this.deps, input, line, log);
+        if (claim.added) {
+          this.deps.metrics.jobs.inc({ task: job.data.task, outcome: line.error!.code });
+          log.warn({ key: line.key, code: line.error!.code, err: error }, 'job failed');
+        }
+        return;
+      } catch (recordError) {
+        if (attempt >= RECORD_FAILED_ATTEMPTS) {
+          log.error({ err: recordError, failure: error }, 'could not record a failed job; the reconciler records it');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
     }
   }
 
@@ -67,15 +76,6 @@ export class FleetWorker {
    * to the stalled-job check, which hands them to another worker. Nothing is lost either way.
    */
   async close(timeoutMs: number): Promise<{ graceful: boolean }> {
-    const workers = [...this.imageWorkers(), this.finalize];
-    const closing = Promise.all(workers.map((worker) => worker.close())).then(() => true);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const graceful = await Promise.race([closing, deadline]);
-    clearTimeout(timer);
-    if (!graceful) await Promise.all(workers.map((worker) => worker.close(true)));
-    return { graceful };
+    return this.consumers.close(timeoutMs);
   }
 }

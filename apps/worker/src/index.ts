@@ -6,3 +6,6 @@ export * from './webhook.js';
 export * from './run-worker.js';
 export * from './engine-runtime.js';
 export * from './model-step.js';
+export * from './result-writer.js';
+export * from './storage-outage.js';
+export * from './manifest.js';

@@ -1,50 +1,51 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import { ImagefleetError, toImagefleetError, type ImageJobData, type ResultLine } from '@imagefleet/core';
-import { prepareImage } from '@imagefleet/imaging';
-import { enqueueFinalize } from '@imagefleet/jobs';
-import { resultLayout } from '@imagefleet/storage';
+import { ImagefleetError, toImagefleetError, type ImageJobData, type Logger, type ResultLine } from '@imagefleet/core';
+import { prepareImage, type PreparedImage } from '@imagefleet/imaging';
+import { FailJob, isFinalAttempt, PostponeJob, type WorkJob } from '@imagefleet/jobs';
 import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
-import type { Logger } from '@imagefleet/core';
-import type { PreparedImage } from '@imagefleet/imaging';
+import type { Stage } from '@imagefleet/metrics';
 import type { WorkerDeps } from './deps.js';
 import { runModelTask } from './model-step.js';
-import type { Stage } from '@imagefleet/metrics';
+import { recordResult, storeRecordedResult, type InputRef } from './result-writer.js';
+import { storageErrorDecision } from './storage-outage.js';
 
 export interface ImageJobReturn {
-  status: 'ok' | 'failed' | 'cancelled';
+  /** duplicate: the input already had an outcome (a stale or repeated attempt); nothing changed. */
+  status: 'ok' | 'failed' | 'cancelled' | 'duplicate';
 }
 
-/** Writes the input's result object and records its outcome once; the last input enqueues finalize. */
-export async function recordResult(deps: WorkerDeps, job: Job<ImageJobData>, line: ResultLine): Promise<void> {
-  const { batchId, results } = job.data;
-  await deps.stores.open(results).put(resultLayout.resultKey(batchId, line.key), JSON.stringify(line), {
-    contentType: 'application/json',
-  });
-  const { complete } = await deps.batches.recordOutcome(batchId, job.id!, line.key, line.status);
-  if (complete) await enqueueFinalize(deps.queues, batchId);
-}
-
-function isFinalAttempt(job: Job, error: ImagefleetError): boolean {
-  return error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+export function inputOf(job: WorkJob<ImageJobData>): InputRef {
+  return { batchId: job.data.batchId, jobId: job.id, results: job.data.results, token: job.token };
 }
 
 /**
  * One job: fetch (byte limit) -> prepare (sniff, pixel limit, EXIF rotate, resize) -> run the task
- * -> write the result -> count it. Bad input fails at once with a stable code; transient errors
- * are thrown for BullMQ to retry with backoff, and recorded as failed only on the last attempt.
+ * -> record the outcome -> write the result. Bad input fails at once with a stable code; transient
+ * errors are thrown for a retry with backoff and recorded as failed only on the last attempt;
+ * storage errors postpone the input (no attempt used) for up to STORAGE_OUTAGE_WINDOW_MS. An
+ * attempt whose input already has an outcome (a stale one) changes nothing.
  */
 export function createImageProcessor(deps: WorkerDeps) {
   const { config } = deps;
-  return async (job: Job<ImageJobData>): Promise<ImageJobReturn> => {
+  return async (job: WorkJob<ImageJobData>): Promise<ImageJobReturn> => {
     const { batchId, task: taskName, source } = job.data;
     const log = deps.logger.child({ jobId: job.id, batchId });
     const started = performance.now();
-    if ((await deps.batches.state(batchId)) === 'cancelled') {
+    const input = inputOf(job);
+    const before = await deps.batches.beforeRun(batchId, job.id);
+    if (before.state === 'cancelled') {
       log.info('job skipped: batch cancelled');
       return { status: 'cancelled' };
     }
+    if (before.recorded) {
+      // Run again after its outcome was recorded (its worker died after recording): store that, nothing else.
+      await storeRecordedResult(deps, input, undefined, log);
+      log.info({ key: source.key }, 'job skipped: its outcome is already recorded');
+      return { status: 'duplicate' };
+    }
     const timer = stageTimer(deps, taskName);
     if (job.attemptsMade === 0 && job.processedOn) timer.observe('queue_wait', (job.processedOn - job.timestamp) / 1000);
+    let line: ResultLine;
+    let failure: ImagefleetError | undefined;
     try {
       const task = getTask(taskName);
       if (!task) throw new ImagefleetError('unknown_task', `Unknown task ${JSON.stringify(taskName)}`);
@@ -52,33 +53,46 @@ export function createImageProcessor(deps: WorkerDeps) {
       const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget));
       const result = await timer.time('infer', () => runTask(deps, task, image, job, log));
       if (task.kind === 'model') countTokens(deps, taskName, result as ModelTaskResult);
-      await timer.time('store', () => recordResult(deps, job, { key: source.key, status: 'ok', result }));
-      deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
-      timer.observe('total', (performance.now() - started) / 1000);
-      log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
-      return { status: 'ok' };
+      line = { key: source.key, status: 'ok', result };
     } catch (thrown) {
-      const error = toImagefleetError(thrown);
+      let error = toImagefleetError(thrown);
+      if (error.code === 'storage_error') {
+        const decision = await storageErrorDecision(deps, job, error, log);
+        if (decision instanceof PostponeJob) throw decision;
+        error = decision;
+      }
       if (!isFinalAttempt(job, error)) {
-        log.warn({ key: source.key, code: error.code, err: error.message, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
+        log.warn({ key: source.key, code: error.code, err: error, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
         throw error;
       }
-      log.warn({ key: source.key, code: error.code, err: error.message }, 'job failed');
-      deps.metrics.jobs.inc({ task: taskName, outcome: error.code });
-      await recordResult(deps, job, { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } });
-      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+      failure = error;
+      line = { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
     }
+    const claim = await timer.time('store', () => recordResult(deps, input, line, log));
+    if (!claim.mine) {
+      log.info({ key: source.key }, 'job finished after another attempt recorded its outcome; nothing changed');
+      return { status: 'duplicate' };
+    }
+    if (failure) {
+      deps.metrics.jobs.inc({ task: taskName, outcome: failure.code });
+      log.warn({ key: source.key, code: failure.code, err: failure }, 'job failed');
+      throw new FailJob(`${failure.code}: ${failure.message}`, { cause: failure });
+    }
+    deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
+    timer.observe('total', (performance.now() - started) / 1000);
+    log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
+    return { status: 'ok' };
   };
 }
 
-async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: Job<ImageJobData>, log: Logger): Promise<unknown> {
+async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: WorkJob<ImageJobData>, log: Logger): Promise<unknown> {
   const options = job.data.options ?? {};
   if (task.kind === 'pixels') return task.run(image, options);
   if (!deps.engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
   const { engineTimeoutMs, engineMsPerToken } = deps.config;
   // Engine crashes this input was in flight for: kept with the job, so they survive retries.
   const crashes = { previous: job.data.engineCrashes ?? 0, save: (count: number) => job.updateData({ ...job.data, engineCrashes: count }) };
-  return runModelTask(deps.engine, task, image, options, { id: job.id!, crashes }, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
+  return runModelTask(deps.engine, task, image, options, { id: job.id, crashes }, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
 }
 
 function countTokens(deps: WorkerDeps, task: string, result: ModelTaskResult): void {

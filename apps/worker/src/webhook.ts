@@ -24,7 +24,7 @@ export async function deliverWebhook(url: string, payload: unknown, policy: Webh
       }
       log.warn({ attempt, status: response.status }, 'webhook answered with an error status');
     } catch (error) {
-      log.warn({ attempt, err: (error as Error).message }, 'webhook delivery failed');
+      log.warn({ attempt, err: error }, 'webhook delivery failed');
     }
     if (attempt < policy.attempts) await new Promise((resolve) => setTimeout(resolve, policy.backoffMs * 2 ** (attempt - 1)));
   }

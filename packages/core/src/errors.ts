@@ -17,6 +17,7 @@ export const permanentErrorCodes = [
   'engine_unavailable',
   'engine_rejected',
   'engine_context_too_small',
+  'storage_unavailable',
 ] as const;
 export const transientErrorCodes = [
   'storage_error',
@@ -27,11 +28,15 @@ export const transientErrorCodes = [
   'engine_out_of_memory',
   'engine_restarted',
   'engine_unreachable',
+  'redis_unavailable',
 ] as const;
 
 export type PermanentErrorCode = (typeof permanentErrorCodes)[number];
 export type TransientErrorCode = (typeof transientErrorCodes)[number];
 export type ErrorCode = PermanentErrorCode | TransientErrorCode;
+
+/** Every stable code, permanent and transient. */
+export const errorCodes: readonly ErrorCode[] = [...permanentErrorCodes, ...transientErrorCodes];
 
 export class ImagefleetError extends Error {
   constructor(
@@ -57,4 +62,22 @@ export function toImagefleetError(error: unknown): ImagefleetError {
   if (error instanceof ImagefleetError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ImagefleetError('internal', message, { cause: error });
+}
+
+/**
+ * A service the request needs (Redis) cannot be reached right now. HTTP handlers answer it with
+ * 503 and a Retry-After header of retryAfterSeconds; nothing about the request itself is wrong.
+ */
+export class UnavailableError extends ImagefleetError {
+  readonly statusCode = 503;
+
+  constructor(
+    readonly service: string,
+    message: string,
+    readonly retryAfterSeconds = 2,
+    options?: { cause?: unknown },
+  ) {
+    super('redis_unavailable', message, options);
+    this.name = 'UnavailableError';
+  }
 }

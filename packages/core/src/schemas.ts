@@ -15,6 +15,9 @@ export interface ImageJobData {
   options?: Record<string, unknown>;
   /** Engine host crashes charged to this job so far (see ENGINE_MAX_CRASHES). */
   engineCrashes?: number;
+  /** When this input first met a storage error it is waiting out (ms), and how often it waited. */
+  storageErrorSince?: number;
+  storagePostponements?: number;
 }
 
 export interface FinalizeJobData {
@@ -37,7 +40,18 @@ export interface BatchStatus {
   throughput: number;
   /** Seconds until done at the current throughput; null when unknown. */
   eta: number | null;
+  /** What an unfinished batch is waiting on, when it is not simply working through its inputs. */
+  waitingFor?: BatchWait | null;
+  /** One line on what it waits for (e.g. the storage error inputs are retrying), or null. */
+  detail?: string | null;
 }
+
+/**
+ * lister: no producer is listing the source right now (one takes it over when the lock expires);
+ * storage: inputs are waiting out storage errors; finalizing: every input has an outcome and the
+ * manifest is being written (or its write is being retried).
+ */
+export type BatchWait = 'lister' | 'storage' | 'finalizing';
 
 /** One line of GET /v1/batches/:id/results and of manifest.jsonl; also the content of each result object. */
 export interface ResultLine {

@@ -7,6 +7,16 @@ import type { AnalyzeInput, EngineAnswer, VisionEngine } from './vision-engine.j
 
 const HOST_ENTRY = fileURLToPath(new URL('./host-main.js', import.meta.url));
 
+/** An error raised inside the engine host process, rebuilt here with the host's stack (the cause of what the worker reports). */
+export class EngineHostError extends Error {
+  override name = 'EngineHostError';
+
+  constructor(message: string, hostStack: string | undefined) {
+    super(message);
+    if (hostStack) this.stack = `${hostStack}\n    (in the engine host process)`;
+  }
+}
+
 export interface EngineHostOptions extends HostLoadOptions {
   /** Time allowed for loading the model. */
   loadTimeoutMs: number;
@@ -176,7 +186,7 @@ export class EngineHost implements VisionEngine {
           case 'load_failed':
             clearTimeout(loadTimer);
             child.kill('SIGKILL');
-            reject(new Error(`the model could not be loaded: ${message.message}`));
+            reject(new Error(`the model could not be loaded: ${message.message}`, { cause: new EngineHostError(message.message, message.stack) }));
             break;
           case 'result': {
             const entry = this.pending.get(message.result.id);
@@ -194,7 +204,9 @@ export class EngineHost implements VisionEngine {
             failure = { started: new Set(message.started), outOfMemory: message.outOfMemory };
             this.fail(
               message.id,
-              new ImagefleetError(message.outOfMemory ? 'engine_out_of_memory' : 'engine_crashed', `The engine failed on this input: ${message.message}`),
+              new ImagefleetError(message.outOfMemory ? 'engine_out_of_memory' : 'engine_crashed', `The engine failed on this input: ${message.message}`, {
+                cause: new EngineHostError(message.message, message.stack),
+              }),
             );
             break;
           case 'declined': {

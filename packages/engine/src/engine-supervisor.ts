@@ -100,7 +100,7 @@ export class EngineSupervisor {
     const count = crashes.previous + 1;
     await crashes.save(count);
     if (count < this.options.maxCrashes) return error;
-    return new ImagefleetError('engine_crashed_repeatedly', `The engine crashed ${count} times while analysing this input (last: ${error.message})`);
+    return new ImagefleetError('engine_crashed_repeatedly', `The engine crashed ${count} times while analysing this input (last: ${error.message})`, { cause: error });
   }
 
   /** Halves the slots once per out-of-memory event: every request in flight reports the same one. */

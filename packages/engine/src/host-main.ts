@@ -34,7 +34,7 @@ async function load(options: HostLoadOptions): Promise<void> {
     const info = context.getModelInfo();
     send({ type: 'ready', model: { name: info.desc, parameters: info.nParams, sizeBytes: info.size, devices: context.getUsedDevices() } });
   } catch (error) {
-    send({ type: 'load_failed', message: (error as Error).message });
+    send({ type: 'load_failed', message: (error as Error).message, stack: (error as Error).stack });
   }
 }
 
@@ -44,10 +44,10 @@ let failing = false;
 const running = new Set<number>();
 
 /** Reports a failed request and exits soon after (the binding's context is unusable now). */
-function failAndExit(id: number, message: string, outOfMemory: boolean): void {
+function failAndExit(id: number, message: string, outOfMemory: boolean, stack?: string): void {
   failing = true;
   running.delete(id);
-  send({ type: 'failed', id, message, outOfMemory, started: [...running] });
+  send({ type: 'failed', id, message, stack, outOfMemory, started: [...running] });
   // The delay lets the message (and any 'declined' answers) leave before the channel closes.
   setTimeout(() => process.exit(3), 50);
 }
@@ -163,7 +163,7 @@ async function analyze(request: HostAnalyzeRequest): Promise<void> {
     // After an error inside completion the binding's context stays busy: report, then exit so
     // the worker starts a fresh host.
     const message = (error as Error).message ?? String(error);
-    failAndExit(request.id, message, OUT_OF_MEMORY.test(message));
+    failAndExit(request.id, message, OUT_OF_MEMORY.test(message), (error as Error).stack);
   }
 }
 

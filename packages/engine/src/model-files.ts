@@ -4,8 +4,8 @@ import { GgufInsights, readGgufFileInfo, type GgufFileInfo } from 'node-llama-cp
 
 /** A model file problem found before loading; the worker refuses to start with this message. */
 export class ModelFileError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ModelFileError';
   }
 }
@@ -69,7 +69,7 @@ async function readHeader(path: string, role: string, options: ReadOptions = {})
   try {
     header = await readGgufFileInfo(path, { logWarnings: false, ignoreKeys: ['tokenizer.ggml.merges', 'tokenizer.ggml.token_type', 'tokenizer.ggml.scores'] });
   } catch (error) {
-    throw new ModelFileError(`${role} file is not a readable GGUF file (${(error as Error).message}): ${path}`);
+    throw new ModelFileError(`${role} file is not a readable GGUF file (${(error as Error).message}): ${path}`, { cause: error });
   }
   if (!(header.metadata as unknown as Metadata | undefined)?.general) {
     throw new ModelFileError(`${role} file is not a readable GGUF file (the header has no metadata; truncated?): ${path}`);
@@ -78,7 +78,7 @@ async function readHeader(path: string, role: string, options: ReadOptions = {})
   try {
     insights = await GgufInsights.from(header);
   } catch (error) {
-    throw new ModelFileError(`${role} file could not be analysed (${(error as Error).message}): ${path}`);
+    throw new ModelFileError(`${role} file could not be analysed (${(error as Error).message}): ${path}`, { cause: error });
   }
   if (!options.headerOnly && insights.modelSize > info.size) {
     throw new ModelFileError(`${role} file is truncated: its tensors need ${insights.modelSize} bytes but the file has ${info.size} (interrupted download?): ${path}`);

@@ -42,8 +42,8 @@ export interface PreparedImage {
 /** Maps libvips failures to stable error codes. */
 function decodeError(error: unknown): ImagefleetError {
   const message = (error as Error).message ?? String(error);
-  if (/exceeds pixel limit/i.test(message)) return new ImagefleetError('too_many_pixels', `Image too large to decode: ${message}`);
-  if (/unsupported image format/i.test(message)) return new ImagefleetError('not_an_image', `Not a decodable image: ${message}`);
+  if (/exceeds pixel limit/i.test(message)) return new ImagefleetError('too_many_pixels', `Image too large to decode: ${message}`, { cause: error });
+  if (/unsupported image format/i.test(message)) return new ImagefleetError('not_an_image', `Not a decodable image: ${message}`, { cause: error });
   return new ImagefleetError('corrupt_image', `Image could not be decoded: ${message}`, { cause: error });
 }
 

@@ -1,27 +1,54 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@imagefleet/core';
 import { BatchRegistry } from './batch-registry.js';
+import { JobQueues, type JobQueueOps } from './job-queues.js';
 import { createQueues, type Queues } from './queues.js';
-import { createRedis } from './redis.js';
+import { createFailFastRedis, createRedis } from './redis.js';
 
 /** One Redis connection with the batch registry and queues on it: what producers and workers share. */
 export interface JobBackend {
   redis: Redis;
   batches: BatchRegistry;
+  /** Queue operations without BullMQ (enqueue, finalize, remove, state, counts). */
+  jobs: JobQueueOps;
+  /** The BullMQ queues themselves; prefer `jobs`. */
   queues: Queues;
   close(): Promise<void>;
 }
 
-export function createJobBackend(config: Config, connectionName: string): JobBackend {
-  const redis = createRedis(config.redisUrl, connectionName);
-  const queues = createQueues(redis, config.queuePrefix, { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs });
+export interface JobBackendOptions {
+  /** Connection errors of the queues (Redis unreachable), at most one per queue per 10 s. */
+  onError?: (error: Error, queue: string) => void;
+  /**
+   * A fail-fast connection for request paths: commands fail within about a second while Redis is
+   * unreachable, as UnavailableError (HTTP 503). Default: the patient connection workers need.
+   */
+  failFast?: boolean;
+}
+
+export function createJobBackend(config: Config, connectionName: string, options: JobBackendOptions = {}): JobBackend {
+  const failFast = options.failFast === true;
+  const redis = failFast ? createFailFastRedis(config.redisUrl, connectionName) : createRedis(config.redisUrl, connectionName);
+  const queues = createQueues(redis, config.queuePrefix, { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs }, throttled(options.onError));
   return {
     redis,
-    batches: new BatchRegistry(redis, config.queuePrefix, config.batchTtlSeconds),
+    batches: new BatchRegistry(redis, config.queuePrefix, config.batchTtlSeconds, { failFast }),
+    jobs: new JobQueues(queues, redis, { failFast }),
     queues,
     async close() {
       await queues.close();
       redis.disconnect();
     },
+  };
+}
+
+/** Passes on at most one error per queue per intervalMs (a Redis outage repeats the same error on every reconnect). */
+function throttled(onError: JobBackendOptions['onError'], intervalMs = 10_000): (error: Error, queue: string) => void {
+  const last = new Map<string, number>();
+  return (error, queue) => {
+    const now = Date.now();
+    if (now - (last.get(queue) ?? 0) < intervalMs) return;
+    last.set(queue, now);
+    onError?.(error, queue);
   };
 }

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { BatchSource, BatchState, BatchStatus } from '@imagefleet/core';
-import { cancelScript, finishListingScript, markFinishedScript, recordOutcomeScript, recordPageScript } from './batch-scripts.js';
+import type { BatchSource, BatchState, ResultLine } from '@imagefleet/core';
+import { RedisLock } from './locks.js';
+import { registerScripts, type Scripts } from './lua-scripts.js';
+import { isRedisUnavailable, redisUnavailable, whenReady } from './redis.js';
 
 export type OutcomeStatus = 'ok' | 'failed';
 
@@ -26,19 +28,86 @@ export interface BatchRecord extends BatchRequest {
   cursor: string | undefined;
   createdAt: string;
   finishedAt: string | null;
+  /** A producer holds the lister lock (meaningful while listing). */
+  listerActive: boolean;
+  /** Outcomes recorded whose result object is not stored yet. */
+  pendingResults: number;
+  /** Why the last listing attempt stopped, until a listing succeeds. */
+  listError?: string;
+  /** Manifest lines written by the finalize in progress. */
+  finalizeLines?: number;
+  /** Why the last finalize failed, until one succeeds. */
+  finalizeError?: string;
+  /** When an input last postponed itself for a storage error (ms), and that error. */
+  storageWaitAt?: number;
+  storageError?: string;
+  /** 'pending' from finishing until the webhook was tried, then 'delivered' or 'failed'. */
+  webhookState?: string;
+}
+
+/** The outcome of claimOutcome: recorded now, recorded earlier by the same token, or lost. */
+export interface Claim {
+  /** This call recorded the outcome. */
+  added: boolean;
+  /** The recorded outcome is this token's: the caller writes (or leaves) the result object. */
+  mine: boolean;
+  /** Every input of a fully listed batch has an outcome: finalize now. */
+  complete: boolean;
+}
+
+export type RecordPageResult = 'recorded' | 'not_listing' | 'cursor_moved';
+export type FinishResult = 'finished' | 'not_running' | 'pending_results' | 'incomplete';
+
+/** The counters the reconciler needs for one unfinished batch. */
+export interface BatchSnapshot {
+  id: string;
+  state: BatchState | undefined;
+  total: number;
+  done: number;
+  listerActive: boolean;
 }
 
 function toNumber(value: string | undefined): number {
   return value === undefined ? 0 : Number(value);
 }
 
-/** Batch state in Redis: counters, exactly-once outcomes, and the listing cursor for resuming. */
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
+}
+
+/** "<status>\t<key>" in the done hash. */
+function parseOutcome(value: string): { status: OutcomeStatus; key: string } {
+  const tab = value.indexOf('\t');
+  return { status: value.slice(0, tab) as OutcomeStatus, key: value.slice(tab + 1) };
+}
+
+export interface BatchRegistryOptions {
+  /**
+   * On a fail-fast connection (request paths): wait briefly for a reconnecting connection, and
+   * throw UnavailableError (HTTP 503) when Redis cannot be reached.
+   */
+  failFast?: boolean;
+}
+
+/**
+ * Batch state in Redis: counters, exactly-once outcomes, results waiting to be stored, and the
+ * listing cursor for resuming. Every multi-step change is one Lua script (see ../lua).
+ *
+ * Keys under <prefix>:batch:<id>: the hash; :done (job id -> "<status>\t<key>", every input with an
+ * outcome); :pending (job id -> "<token>\n<result line>", outcomes whose object is not stored yet);
+ * :lister (the lister lock). <prefix>:batches indexes unfinished batches only.
+ */
 export class BatchRegistry {
+  private readonly scripts: Scripts;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
-  ) {}
+    private readonly options: BatchRegistryOptions = {},
+  ) {
+    this.scripts = registerScripts(redis);
+  }
 
   private batchKey(id: string): string {
     return `${this.prefix}:batch:${id}`;
@@ -48,15 +117,31 @@ export class BatchRegistry {
     return `${this.prefix}:batch:${id}:done`;
   }
 
-  private listerLockKey(id: string): string {
-    return `${this.prefix}:batch:${id}:lister`;
+  private pendingKey(id: string): string {
+    return `${this.prefix}:batch:${id}:pending`;
   }
 
   private get indexKey(): string {
     return `${this.prefix}:batches`;
   }
 
-  /** Creates the batch unless it exists; returns false when it already did (an idempotent re-post). */
+  /** The lock of the producer listing this batch. */
+  listerLock(id: string): RedisLock {
+    return new RedisLock(this.redis, this.scripts, `${this.prefix}:batch:${id}:lister`);
+  }
+
+  /** Runs a command; on a fail-fast connection, waits briefly for a reconnect and maps unreachability to UnavailableError. */
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.options.failFast) return work();
+    await whenReady(this.redis);
+    try {
+      return await work();
+    } catch (error) {
+      throw isRedisUnavailable(error) ? redisUnavailable(error) : error;
+    }
+  }
+
+  /** Creates the batch unless it exists (one Lua step); false when it already did (an idempotent re-post). */
   async create(request: BatchRequest, now = new Date()): Promise<boolean> {
     const fields: Record<string, string> = {
       id: request.id,
@@ -73,14 +158,15 @@ export class BatchRegistry {
       createdAt: now.toISOString(),
     };
     if (request.webhook) fields.webhook = request.webhook;
-    const created = await this.redis.hsetnx(this.batchKey(request.id), 'id', request.id);
-    if (created === 0) return false;
-    await this.redis.multi().hset(this.batchKey(request.id), fields).zadd(this.indexKey, now.getTime(), request.id).exec();
-    return true;
+    const pairs = Object.entries(fields).flat();
+    return this.run(async () => (await this.scripts.createBatch([this.batchKey(request.id), this.indexKey], [request.id, now.getTime(), ...pairs])) === 1);
   }
 
   async get(id: string): Promise<BatchRecord | undefined> {
-    const hash = await this.redis.hgetall(this.batchKey(id));
+    const replies = await this.run(() =>
+      this.redis.multi().hgetall(this.batchKey(id)).exists(this.listerLock(id).key).hlen(this.pendingKey(id)).exec(),
+    );
+    const hash = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
     if (!hash.id || !hash.state) return undefined;
     return {
       id: hash.id,
@@ -98,89 +184,201 @@ export class BatchRegistry {
       cursor: hash.cursor,
       createdAt: hash.createdAt ?? new Date(0).toISOString(),
       finishedAt: hash.finishedAt ?? null,
+      listerActive: replies?.[1]?.[1] === 1,
+      pendingResults: Number(replies?.[2]?.[1] ?? 0),
+      listError: hash.listError,
+      finalizeLines: optionalNumber(hash.finalizeLines),
+      finalizeError: hash.finalizeError,
+      storageWaitAt: optionalNumber(hash.storageWaitAt),
+      storageError: hash.storageError,
+      webhookState: hash.webhookState,
     };
   }
 
   async state(id: string): Promise<BatchState | undefined> {
-    return ((await this.redis.hget(this.batchKey(id), 'state')) as BatchState | null) ?? undefined;
+    return this.run(async () => ((await this.redis.hget(this.batchKey(id), 'state')) as BatchState | null) ?? undefined);
   }
 
-  /** Adds one listed page to the counters and moves the resume cursor; false if the batch was cancelled. */
-  async recordPage(id: string, page: { enqueued: number; skipped: number; cursor: string | undefined }): Promise<boolean> {
-    const result = await this.redis.eval(recordPageScript, 1, this.batchKey(id), page.enqueued, page.skipped, page.cursor ?? '');
-    return result === 1;
+  /** Before an attempt: the batch's state and whether this input already has an outcome (one round trip). */
+  async beforeRun(id: string, jobId: string): Promise<{ state: BatchState | undefined; recorded: boolean }> {
+    const replies = await this.run(() => this.redis.multi().hget(this.batchKey(id), 'state').hexists(this.doneKey(id), jobId).exec());
+    return { state: ((replies?.[0]?.[1] as string | null) ?? undefined) as BatchState | undefined, recorded: replies?.[1]?.[1] === 1 };
+  }
+
+  /**
+   * Adds one listed page to the counters and moves the resume cursor, if the cursor is still
+   * `after` (the page's start): a second lister that recorded the page first makes this
+   * 'cursor_moved'. 'not_listing' when cancelled or already fully listed.
+   */
+  async recordPage(id: string, page: { enqueued: number; skipped: number; after: string | undefined; cursor: string }): Promise<RecordPageResult> {
+    const result = await this.run(() => this.scripts.recordPage([this.batchKey(id)], [page.enqueued, page.skipped, page.after ?? '', page.cursor]));
+    return result === 1 ? 'recorded' : result === -1 ? 'cursor_moved' : 'not_listing';
   }
 
   /** Marks the source fully enqueued (state running); true when all inputs are already finished (the caller finalizes). */
   async finishListing(id: string): Promise<boolean> {
-    return (await this.redis.eval(finishListingScript, 1, this.batchKey(id))) === 1;
+    return this.run(async () => (await this.scripts.finishListing([this.batchKey(id)], [])) === 1);
   }
 
   /**
-   * Records the final outcome of one input, once: a job re-run after a crash does not count twice.
+   * Claims the one outcome of an input for this attempt (first writer wins), before its result
+   * object is written. The winner's line waits in the pending hash until resultStored().
+   */
+  async claimOutcome(id: string, jobId: string, line: ResultLine, token: string): Promise<Claim> {
+    const counter = line.status === 'ok' ? 'completed' : 'failed';
+    const [added, mine, complete] = (await this.run(() =>
+      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId, `${line.status}\t${line.key}`, counter, token, JSON.stringify(line)]),
+    )) as [number, number, number];
+    return { added: added === 1, mine: mine === 1, complete: complete === 1 };
+  }
+
+  /**
+   * Records an outcome that has no result object to write (first writer wins, counted once).
    * Returns complete = true whenever every input of a fully listed batch is done.
    */
   async recordOutcome(id: string, jobId: string, key: string, status: OutcomeStatus): Promise<{ added: boolean; complete: boolean }> {
     const counter = status === 'ok' ? 'completed' : 'failed';
-    const [added, complete] = (await this.redis.eval(
-      recordOutcomeScript,
-      2,
-      this.batchKey(id),
-      this.doneKey(id),
-      jobId,
-      `${status}\t${key}`,
-      counter,
-    )) as [number, number];
+    const [added, , complete] = (await this.run(() =>
+      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId, `${status}\t${key}`, counter, 'none', '']),
+    )) as [number, number, number];
     return { added: added === 1, complete: complete === 1 };
+  }
+
+  /** The recorded line of an outcome whose object is not stored yet, or undefined. */
+  async pendingLine(id: string, jobId: string): Promise<string | undefined> {
+    const value = await this.run(() => this.redis.hget(this.pendingKey(id), jobId));
+    return value === null ? undefined : value.slice(value.indexOf('\n') + 1);
+  }
+
+  /** The result object of this outcome is stored: nothing waits for it any more. */
+  async resultStored(id: string, jobId: string): Promise<void> {
+    await this.run(() => this.redis.hdel(this.pendingKey(id), jobId));
+  }
+
+  /** Outcomes whose object is not stored yet, a page at a time: [job id, result line JSON]. */
+  async *pendingLines(id: string, pageSize = 200): AsyncGenerator<[string, string][]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.run(() => this.redis.hscan(this.pendingKey(id), cursor, 'COUNT', pageSize));
+      cursor = next;
+      const page: [string, string][] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) page.push([flat[i]!, flat[i + 1]!.slice(flat[i + 1]!.indexOf('\n') + 1)]);
+      if (page.length > 0) yield page;
+    } while (cursor !== '0');
+  }
+
+  /** Every recorded outcome, a page at a time (HSCAN: memory stays flat however large the batch). */
+  async *outcomes(id: string, pageSize = 500): AsyncGenerator<{ jobId: string; status: OutcomeStatus; key: string }[]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.run(() => this.redis.hscan(this.doneKey(id), cursor, 'COUNT', pageSize));
+      cursor = next;
+      const page = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) page.push({ jobId: flat[i]!, ...parseOutcome(flat[i + 1]!) });
+      if (page.length > 0) yield page;
+    } while (cursor !== '0');
   }
 
   /** Which of these job ids already have an outcome (so a resumed listing does not redo them). */
   async finishedJobIds(id: string, jobIds: string[]): Promise<Set<string>> {
     if (jobIds.length === 0) return new Set();
-    const values = await this.redis.hmget(this.doneKey(id), ...jobIds);
+    const values = await this.run(() => this.redis.hmget(this.doneKey(id), ...jobIds));
     return new Set(jobIds.filter((_, index) => values[index] !== null));
   }
 
   async outcome(id: string, jobId: string): Promise<{ status: OutcomeStatus; key: string } | undefined> {
-    const value = await this.redis.hget(this.doneKey(id), jobId);
-    if (value === null) return undefined;
-    const tab = value.indexOf('\t');
-    return { status: value.slice(0, tab) as OutcomeStatus, key: value.slice(tab + 1) };
+    const value = await this.run(() => this.redis.hget(this.doneKey(id), jobId));
+    return value === null ? undefined : parseOutcome(value);
   }
 
-  /** Moves a running batch to its final state and starts the TTL of its records; false if not running. */
-  async markFinished(id: string, state: 'completed' | 'completed_with_errors', now = new Date()): Promise<boolean> {
-    const result = await this.redis.eval(markFinishedScript, 3, this.batchKey(id), this.doneKey(id), this.indexKey, id, state, now.toISOString(), this.ttlSeconds);
-    return result === 1;
+  /**
+   * Moves a running batch to its final state and starts the TTL of its records, only once every
+   * input has an outcome and every result object is stored.
+   */
+  async markFinished(id: string, state: 'completed' | 'completed_with_errors', now = new Date(), options: { webhook?: boolean } = {}): Promise<FinishResult> {
+    const result = await this.run(() =>
+      this.scripts.markFinished(
+        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey],
+        [id, state, now.toISOString(), this.ttlSeconds, options.webhook ? 'pending' : ''],
+      ),
+    );
+    return result === 1 ? 'finished' : result === -1 ? 'pending_results' : result === -2 ? 'incomplete' : 'not_running';
   }
 
   /** 'cancelled' on success, 'finished' if it already ended, 'missing' if unknown. */
   async cancel(id: string, now = new Date()): Promise<'cancelled' | 'finished' | 'missing'> {
-    const result = await this.redis.eval(cancelScript, 3, this.batchKey(id), this.doneKey(id), this.indexKey, id, now.toISOString(), this.ttlSeconds);
+    const result = await this.run(() =>
+      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey], [id, now.toISOString(), this.ttlSeconds]),
+    );
     return result === 1 ? 'cancelled' : result === 0 ? 'finished' : 'missing';
+  }
+
+  /** Notes on the batch hash for its status (what it waits for); only while it is unfinished. */
+  async note(id: string, fields: { listError?: string | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; webhookState?: string }): Promise<void> {
+    const set: (string | number)[] = [];
+    const unset: string[] = [];
+    for (const [field, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      if (value === null) unset.push(field);
+      else set.push(field, typeof value === 'string' ? value.slice(0, 500) : value);
+    }
+    await this.run(() => this.scripts.note([this.batchKey(id)], [set.length / 2, ...set, ...unset]));
   }
 
   /** One lister per batch across producers; the lock expires if its holder dies. */
   async acquireListerLock(id: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.listerLockKey(id), owner, 'PX', ttlMs, 'NX')) === 'OK';
+    return this.run(() => this.listerLock(id).acquire(owner, ttlMs));
   }
 
   async renewListerLock(id: string, owner: string, ttlMs: number): Promise<boolean> {
-    const script = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-    return (await this.redis.eval(script, 1, this.listerLockKey(id), owner, String(ttlMs))) === 1;
+    return this.run(() => this.listerLock(id).renew(owner, ttlMs));
   }
 
   async releaseListerLock(id: string, owner: string): Promise<void> {
-    const script = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-    await this.redis.eval(script, 1, this.listerLockKey(id), owner);
+    await this.run(() => this.listerLock(id).release(owner));
   }
 
-  /** Unfinished batches (the index holds nothing else), newest first, that are in one of `states`. */
+  /** A lock for one role across producers (e.g. the reconciler's leader). */
+  roleLock(role: string): RedisLock {
+    return new RedisLock(this.redis, this.scripts, `${this.prefix}:role:${role}`);
+  }
+
+  /** Ids of unfinished batches (the index holds nothing else), oldest first. */
+  async unfinishedIds(limit = 10_000): Promise<string[]> {
+    return this.run(() => this.redis.zrange(this.indexKey, '0', String(limit - 1)));
+  }
+
+  /** Counters and lister presence of these batches, in one round trip. */
+  async snapshots(ids: string[]): Promise<BatchSnapshot[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) {
+      pipeline.hmget(this.batchKey(id), 'state', 'total', 'completed', 'failed');
+      pipeline.exists(this.listerLock(id).key);
+    }
+    const replies = (await this.run(() => pipeline.exec())) ?? [];
+    return ids.map((id, index) => {
+      const [state, total, completed, failed] = (replies[index * 2]?.[1] ?? []) as (string | null)[];
+      return {
+        id,
+        state: (state ?? undefined) as BatchState | undefined,
+        total: toNumber(total ?? undefined),
+        done: toNumber(completed ?? undefined) + toNumber(failed ?? undefined),
+        listerActive: replies[index * 2 + 1]?.[1] === 1,
+      };
+    });
+  }
+
+  /** Removes an id from the index when its batch is gone (expired or never completed). */
+  async unindex(id: string): Promise<void> {
+    await this.run(() => this.redis.zrem(this.indexKey, id));
+  }
+
+  /** Unfinished batches, newest first, that are in one of `states`. */
   private async unfinished(states: BatchState[], limit: number): Promise<string[]> {
-    const ids = (await this.redis.zrange(this.indexKey, '0', '-1')).reverse();
-    // Sent together: ioredis writes them all before the first answer comes back.
-    const current = await Promise.all(ids.map((id) => this.state(id)));
-    return ids.filter((_, index) => current[index] !== undefined && states.includes(current[index]!)).slice(0, limit);
+    const ids = (await this.unfinishedIds()).reverse();
+    const snapshots = await this.snapshots(ids);
+    return snapshots.filter((snapshot) => snapshot.state !== undefined && states.includes(snapshot.state)).map((snapshot) => snapshot.id).slice(0, limit);
   }
 
   /** Ids of batches still listing (to resume after a producer restart). */
@@ -193,27 +391,4 @@ export class BatchRegistry {
     const records = await Promise.all((await this.unfinished(['listing', 'running'], limit)).map((id) => this.get(id)));
     return records.filter((record): record is BatchRecord => record !== undefined);
   }
-}
-
-/** The public view of a batch: counters plus throughput and ETA. */
-export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatus {
-  const done = record.completed + record.failed;
-  const end = record.finishedAt ? Date.parse(record.finishedAt) : now;
-  const seconds = Math.max((end - Date.parse(record.createdAt)) / 1000, 0.001);
-  const throughput = Math.round((done / seconds) * 100) / 100;
-  const remaining = Math.max(record.total - done, 0);
-  const finished = record.state !== 'listing' && record.state !== 'running';
-  return {
-    id: record.id,
-    task: record.task,
-    state: record.state,
-    total: record.total,
-    completed: record.completed,
-    failed: record.failed,
-    skipped: record.skipped,
-    createdAt: record.createdAt,
-    finishedAt: record.finishedAt,
-    throughput,
-    eta: finished ? 0 : throughput > 0 && record.state === 'running' ? Math.round((remaining / throughput) * 10) / 10 : null,
-  };
 }

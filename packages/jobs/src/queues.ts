@@ -24,6 +24,22 @@ export function imageJobOptions(policy: JobPolicy): DefaultJobOptions {
   };
 }
 
+/**
+ * Finalize: a few attempts with backoff; a completed one is removed at once (so a later trigger
+ * can always add it again), a failed one is kept for a week and retried by the reconciler.
+ */
+export const FINALIZE_ATTEMPTS = 5;
+
+export function finalizeJobOptions(policy: JobPolicy): DefaultJobOptions {
+  return {
+    attempts: FINALIZE_ATTEMPTS,
+    backoff: { type: 'exponential', delay: policy.backoffMs },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/** The BullMQ queues. Only packages/jobs touches them; apps go through JobQueues. */
 export interface Queues {
   images: Queue<ImageJobData>;
   vlm: Queue<ImageJobData>;
@@ -33,19 +49,15 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, prefix: string, policy: JobPolicy): Queues {
+/**
+ * `onError` gets the queues' connection errors (Redis gone, reconnecting); without a listener
+ * BullMQ prints each one to stderr.
+ */
+export function createQueues(connection: Redis, prefix: string, policy: JobPolicy, onError?: (error: Error, queue: string) => void): Queues {
   const images = new Queue<ImageJobData>(IMAGE_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
   const vlm = new Queue<ImageJobData>(VLM_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
-  const finalize = new Queue<FinalizeJobData>(FINALIZE_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 10,
-      backoff: { type: 'exponential', delay: policy.backoffMs },
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  });
+  const finalize = new Queue<FinalizeJobData>(FINALIZE_QUEUE, { connection, prefix, defaultJobOptions: finalizeJobOptions(policy) });
+  if (onError) for (const queue of [images, vlm, finalize]) queue.on('error', (error) => onError(error, queue.name));
   return {
     images,
     vlm,
@@ -57,7 +69,5 @@ export function createQueues(connection: Redis, prefix: string, policy: JobPolic
   };
 }
 
-/** Idempotent: the finalize job id is the batch id, so racing workers enqueue it once. */
-export async function enqueueFinalize(queues: Queues, batchId: string): Promise<void> {
-  await queues.finalize.add('finalize', { batchId }, { jobId: `finalize-${batchId}` });
-}
+/** The finalize job's fixed id: one per batch. */
+export const finalizeJobId = (batchId: string): string => `finalize-${batchId}`;

@@ -5,3 +5,4 @@ export * from './open-store.js';
 export * from './layout.js';
 export * from './result-lines.js';
 export * from './settings.js';
+export * from './retry.js';

@@ -19,7 +19,15 @@ export interface S3Settings {
   secretAccessKey?: string;
   /** Default: true when an endpoint is set (S3-compatible servers), false for AWS. */
   forcePathStyle?: boolean;
+  /**
+   * Timeout of one request (S3_REQUEST_TIMEOUT_MS): to connect (at most 5 s of it), until the
+   * answer's headers, and for any pause while a body streams. Default 30 s. The SDK retries a
+   * timed-out request like any transient error (3 tries in all).
+   */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_S3_REQUEST_TIMEOUT_MS = 30_000;
 
 export function createS3Client(settings: S3Settings): S3Client {
   const config: S3ClientConfig = {
@@ -29,12 +37,24 @@ export function createS3Client(settings: S3Settings): S3Client {
     // other S3-compatible servers) store verbatim inside the object. Only send them when required.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without timeouts one request that never answers holds its job (lock renewed) forever.
+    requestHandler: requestHandlerOptions(settings.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_MS),
   };
   if (settings.endpoint) config.endpoint = settings.endpoint;
   if (settings.accessKeyId && settings.secretAccessKey) {
     config.credentials = { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey };
   }
   return new S3Client(config);
+}
+
+/** The SDK's node HTTP handler options for a request timeout (exported for tests). */
+export function requestHandlerOptions(timeoutMs: number) {
+  return {
+    connectionTimeout: Math.min(timeoutMs, 5000),
+    requestTimeout: timeoutMs,
+    throwOnRequestTimeout: true,
+    socketTimeout: timeoutMs,
+  };
 }
 
 function statusOf(error: unknown): number | undefined {

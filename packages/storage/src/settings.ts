@@ -8,5 +8,6 @@ export function s3SettingsFrom(config: Config): S3Settings {
     accessKeyId: config.awsAccessKeyId,
     secretAccessKey: config.awsSecretAccessKey,
     forcePathStyle: config.s3ForcePathStyle,
+    requestTimeoutMs: config.s3RequestTimeoutMs,
   };
 }

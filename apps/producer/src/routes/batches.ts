@@ -90,7 +90,8 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
     app.delete<{ Params: { id: string } }>('/v1/batches/:id', { schema: { params: idParams } }, async (request, reply) => {
       const outcome = await deps.batches.cancel(request.params.id);
       if (outcome === 'missing') return notFound(reply, `batch ${request.params.id}`);
-      const removed = outcome === 'cancelled' ? await removeWaitingJobs(deps, request.params.id) : 0;
+      // Jobs no worker has taken yet are removed; running ones see the cancelled state and skip themselves.
+      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(request.params.id) : 0;
       const batch = await deps.batches.get(request.params.id);
       request.log.info({ batchId: request.params.id, removed, outcome }, 'batch cancel requested');
       return { ...toBatchStatus(batch!), removed };
@@ -98,19 +99,3 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
   };
 }
 
-/** Removes the batch's jobs that no worker has taken yet; active ones see the cancelled state and stop. */
-async function removeWaitingJobs(deps: ProducerDeps, batchId: string): Promise<number> {
-  let removed = 0;
-  for (const queue of [deps.queues.images, deps.queues.vlm]) {
-    const ids: string[] = [];
-    const pageSize = 1000;
-    for (let start = 0; ; start += pageSize) {
-      const jobs = await queue.getJobs(['wait', 'delayed', 'prioritized'], start, start + pageSize - 1, true);
-      for (const job of jobs) if (job?.data?.batchId === batchId && job.id) ids.push(job.id);
-      if (jobs.length < pageSize) break;
-    }
-    // A job taken by a worker since it was listed is locked and cannot be removed: it skips itself.
-    for (const id of ids) removed += await queue.remove(id).catch(() => 0);
-  }
-  return removed;
-}

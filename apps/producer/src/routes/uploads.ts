@@ -77,8 +77,8 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
           const line = JSON.parse((await store.get(resultLayout.resultKey(batchId, outcome.key), { maxBytes: 64 * 1024 * 1024 })).toString('utf8')) as ResultLine;
           return { id: jobId, batchId, key: outcome.key, state: outcome.status === 'ok' ? 'completed' : 'failed', result: line.result, error: line.error };
         }
-        const job = (await deps.queues.images.getJob(jobId)) ?? (await deps.queues.vlm.getJob(jobId));
-        if (job) return { id: jobId, batchId, key: job.data.source.key, state: await job.getState() };
+        const job = await deps.jobs.imageJob(jobId);
+        if (job) return { id: jobId, batchId, key: job.data.source.key, state: job.state };
         if (batch.state === 'listing') return { id: jobId, batchId, state: 'queued' };
         return notFound(reply, `job ${jobId}`);
       },

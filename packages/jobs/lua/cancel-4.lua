@@ -1,0 +1,12 @@
+-- Cancels a listing or running batch.
+-- KEYS: batch hash, done hash, pending hash, index. ARGV: batch id, finishedAt, ttl seconds.
+-- Returns 1 when cancelled, 0 when it had already ended, -1 when unknown.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return -1 end
+if state ~= 'listing' and state ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return 1

@@ -1,0 +1,25 @@
+-- Records the one outcome of an input (first writer wins) before its result object is written.
+-- KEYS: batch hash, done hash (job id -> "<status>\t<key>"), pending hash (job id -> "<token>\n<line>").
+-- ARGV: job id, "<status>\t<key>", counter field (completed | failed), attempt token, result line JSON
+-- ('' = no object to write: nothing waits in the pending hash).
+-- The winner's line waits in the pending hash until its object is stored; whoever stores it
+-- (the winner, a later attempt of the same job, or finalize) writes exactly that line.
+-- Returns {added, mine, complete}: added = this call recorded it; mine = the recorded outcome is this
+-- token's (also true on a repeated call by the winner); complete = every input of a fully listed
+-- batch has an outcome.
+local added = redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+local mine = added
+if added == 1 then
+  redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. '\n' .. ARGV[5]) end
+else
+  local pending = redis.call('HGET', KEYS[3], ARGV[1])
+  local prefix = ARGV[4] .. '\n'
+  if pending and string.sub(pending, 1, string.len(prefix)) == prefix then mine = 1 end
+end
+local b = redis.call('HMGET', KEYS[1], 'state', 'total', 'completed', 'failed')
+local complete = 0
+if b[1] == 'running' and (tonumber(b[3]) or 0) + (tonumber(b[4]) or 0) >= (tonumber(b[2]) or 0) then
+  complete = 1
+end
+return {added, mine, complete}

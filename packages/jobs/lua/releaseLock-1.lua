@@ -1,0 +1,3 @@
+-- Releases a lock only if this owner holds it. KEYS: lock. ARGV: owner. Returns 1 if released.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0

@@ -1,0 +1,49 @@
+import type { BatchStatus, BatchWait } from '@imagefleet/core';
+import type { BatchRecord } from './batch-registry.js';
+
+/** A storage error noted this recently still counts as inputs waiting for storage. */
+export const STORAGE_WAIT_FRESH_MS = 60_000;
+
+/** What an unfinished batch waits for, and one line saying so; nulls when it is simply working. */
+export function batchWait(record: BatchRecord, now = Date.now()): { waitingFor: BatchWait | null; detail: string | null } {
+  if (record.state === 'listing') {
+    if (record.listerActive) return { waitingFor: null, detail: null };
+    const why = record.listError ? `the last listing attempt failed (${record.listError}); ` : '';
+    return { waitingFor: 'lister', detail: `${why}no producer is listing the source right now; the reconciler resumes it once the lister lock is free` };
+  }
+  if (record.state !== 'running') return { waitingFor: null, detail: null };
+  const done = record.completed + record.failed;
+  if (done >= record.total) {
+    if (record.finalizeError) return { waitingFor: 'finalizing', detail: `finalize failed (${record.finalizeError}); it is retried` };
+    const stored = record.pendingResults > 0 ? `${record.pendingResults} result objects still to store; ` : '';
+    return { waitingFor: 'finalizing', detail: `${stored}manifest: ${record.finalizeLines ?? 0} of ${done} lines written` };
+  }
+  if (record.storageWaitAt !== undefined && now - record.storageWaitAt < STORAGE_WAIT_FRESH_MS) {
+    return { waitingFor: 'storage', detail: `inputs are waiting for storage to recover: ${record.storageError ?? 'storage error'}` };
+  }
+  return { waitingFor: null, detail: null };
+}
+
+/** The public view of a batch: counters, throughput, ETA, and what it waits for. */
+export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatus {
+  const done = record.completed + record.failed;
+  const end = record.finishedAt ? Date.parse(record.finishedAt) : now;
+  const seconds = Math.max((end - Date.parse(record.createdAt)) / 1000, 0.001);
+  const throughput = Math.round((done / seconds) * 100) / 100;
+  const remaining = Math.max(record.total - done, 0);
+  const finished = record.state !== 'listing' && record.state !== 'running';
+  return {
+    id: record.id,
+    task: record.task,
+    state: record.state,
+    total: record.total,
+    completed: record.completed,
+    failed: record.failed,
+    skipped: record.skipped,
+    createdAt: record.createdAt,
+    finishedAt: record.finishedAt,
+    throughput,
+    eta: finished ? 0 : throughput > 0 && record.state === 'running' ? Math.round((remaining / throughput) * 10) / 10 : null,
+    ...batchWait(record, now),
+  };
+}
