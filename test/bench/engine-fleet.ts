@@ -24,7 +24,8 @@ import { llamaServerBinary } from '../helpers/llama-server.js';
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 16);
 const SLOT_COUNTS = (process.env.BENCH_SLOTS ?? '1,4').split(',').map(Number);
 const THREADS = Math.min(availableParallelism(), 16);
-const CONTEXT_PER_SLOT = 1024;
+// What the worker plans for this model (tasks' text tokens + 16 image tokens, in 256s); the same for every row.
+const CONTEXT_PER_SLOT = 1280;
 const dir = mkdtempSync(join(tmpdir(), 'imagefleet-bench-'));
 const model = await makeTinyModel(join(dir, 'bench'), { seed: 1, size: 'bench' });
 const binary = await llamaServerBinary();
@@ -121,13 +122,18 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
 // BENCH_ROWS=peer,server,llama,fleet-server,fleet-openai,fleet-llama picks rows (default: all).
 const ROWS = new Set((process.env.BENCH_ROWS ?? 'peer,server,llama,fleet-server,fleet-openai,fleet-llama').split(','));
 const rows: Row[] = [];
+const measure = async (row: Promise<Row>) => {
+  const done = await row;
+  rows.push(done);
+  console.log(`measured: ${JSON.stringify(done)}`);
+};
 for (const slots of SLOT_COUNTS) {
-  rows.push(await llamaServerAlone(slots));
-  if (ROWS.has('server')) rows.push(await engineAlone('server', slots));
-  if (ROWS.has('llama')) rows.push(await engineAlone('llama', slots));
-  if (ROWS.has('fleet-server')) rows.push(await fleet('server', slots));
-  if (ROWS.has('fleet-openai')) rows.push(await fleet('openai', slots));
-  if (ROWS.has('fleet-llama')) rows.push(await fleet('llama', slots));
+  await measure(llamaServerAlone(slots));
+  if (ROWS.has('server')) await measure(engineAlone('server', slots));
+  if (ROWS.has('llama')) await measure(engineAlone('llama', slots));
+  if (ROWS.has('fleet-server')) await measure(fleet('server', slots));
+  if (ROWS.has('fleet-openai')) await measure(fleet('openai', slots));
+  if (ROWS.has('fleet-llama')) await measure(fleet('llama', slots));
 }
 console.log('\n| row | slots | images/s | completion tokens/s | x llama-server alone |\n| --- | --- | --- | --- | --- |');
 for (const row of rows) {
