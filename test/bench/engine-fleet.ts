@@ -3,9 +3,11 @@
 //   "llama-server plus a loop script"), same request body as the fleet sends;
 // - each engine alone: prepared images straight into the engine driver, N in flight;
 // - the whole fleet on each engine: s3rver -> producer -> Redis -> one worker process -> s3rver.
-// Every row starts a fresh server (llama-server's prompt cache would favour a reused one).
+// Every row starts a fresh server (llama-server's prompt cache would favour a reused one). With
+// random weights an answer's length depends on the seed, so the fleet row runs first and every
+// other row sends each image with the seed the fleet's job used: the same work in every row.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@imagefleet/core';
@@ -18,12 +20,15 @@ import { testConfig, testEnv } from '../helpers/fleet.js';
 import { startTestProducer, waitForBatchEnd } from '../helpers/producer.js';
 import { spawnWorker } from '../helpers/worker-process.js';
 import { freePort, stopProcess, waitFor } from '../helpers/processes.js';
+import { metricsAt, samplesOf } from '../helpers/fleet-metrics.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { llamaServerBinary } from '../helpers/llama-server.js';
 
-const IMAGES = Number(process.env.BENCH_IMAGES ?? 16);
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 48);
+// llama.node is ~10x slower: its rows take the first BENCH_LLAMA_IMAGES images (listed under bench-llama/).
+const LLAMA_IMAGES = Math.min(IMAGES, Number(process.env.BENCH_LLAMA_IMAGES ?? 8));
 const SLOT_COUNTS = (process.env.BENCH_SLOTS ?? '1,4').split(',').map(Number);
-const THREADS = Math.min(availableParallelism(), 16);
+const THREADS = Number(process.env.BENCH_THREADS ?? Math.min(availableParallelism(), 16));
 // What the worker plans for this model (tasks' text tokens + 16 image tokens, in 256s); the same for every row.
 const CONTEXT_PER_SLOT = 1280;
 const dir = mkdtempSync(join(tmpdir(), 'imagefleet-bench-'));
@@ -31,16 +36,24 @@ const model = await makeTinyModel(join(dir, 'bench'), { seed: 1, size: 'bench' }
 const binary = await llamaServerBinary();
 const originals = await Promise.all(Array.from({ length: IMAGES }, (_, i) => syntheticPhoto(i, 800, 600)));
 const prepared = await Promise.all(originals.map(async (bytes) => encodeJpeg(await prepareImage(bytes, { maxPixels: 1e8 }, taggingTask.budget))));
-const inputFor = (index: number): AnalyzeInput => ({
+const imageKey = (index: number, folder = 'bench/') => `${folder}${String(index).padStart(3, '0')}.jpg`;
+/** Per image key, the seed the fleet's job used (set by the fleet row of the same slot count). */
+let fleetSeeds = new Map<string, number>();
+const inputFor = (index: number, attempt: number): AnalyzeInput => ({
   imageJpeg: prepared[index]!,
   prompt: taggingTask.prompt({}),
   schema: taggingTask.schema({}),
   maxTokens: taggingTask.maxOutputTokens({}),
-  seed: index + 1,
+  seed: (fleetSeeds.get(imageKey(index)) ?? index + 1) + attempt - 1,
   deadlineMs: 600_000,
 });
+/** The fleet's policy, which a careful loop script shares: an answer cut off at its limit is asked once more with the next seed. */
+async function withRetry(ask: (attempt: number) => Promise<{ tokens: number; truncated: boolean }>): Promise<number> {
+  const first = await ask(1);
+  return first.truncated ? first.tokens + (await ask(2)).tokens : first.tokens;
+}
 const silent = createLogger('bench', 'silent');
-console.log(`inputs: ${IMAGES} images 800x600, task tagging (max ${taggingTask.maxOutputTokens({})} tokens), bench-size model (52 MB + 3.3 MB), CPU, ${THREADS} threads, ${CONTEXT_PER_SLOT} tokens per slot`);
+console.log(`inputs: ${IMAGES} images 800x600 (${LLAMA_IMAGES} for llama.node's rows), task tagging (max ${taggingTask.maxOutputTokens({})} tokens), bench-size model (52 MB + 3.3 MB), CPU, ${THREADS} threads, ${CONTEXT_PER_SLOT} tokens per slot`);
 
 interface Row {
   name: string;
@@ -51,17 +64,20 @@ interface Row {
 }
 
 /** N workers pulling from one list of inputs: the shape of a loop script with N threads. */
-async function drain(slots: number, analyze: (index: number) => Promise<number>): Promise<{ rate: number; tokensPerSecond: number }> {
+async function drain(slots: number, images: number, analyze: (index: number) => Promise<number>): Promise<{ rate: number; tokensPerSecond: number }> {
   let next = 0;
   let tokens = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: slots }, async () => {
-      while (next < IMAGES) tokens += await analyze(next++);
+      while (next < images) {
+        const generated = await analyze(next++);
+        tokens += generated;
+      }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { rate: IMAGES / seconds, tokensPerSecond: tokens / seconds };
+  return { rate: images / seconds, tokensPerSecond: tokens / seconds };
 }
 
 async function llamaServerAlone(slots: number): Promise<Row> {
@@ -69,12 +85,15 @@ async function llamaServerAlone(slots: number): Promise<Row> {
   const server = spawn(binary, ['-m', model.model, '--mmproj', model.mmproj, '-np', String(slots), '-c', String(slots * CONTEXT_PER_SLOT), '-t', String(THREADS), '--port', String(port), '--no-webui', '--no-kv-unified'], { stdio: 'ignore' });
   const client = new ChatClient({ baseUrl: `http://127.0.0.1:${port}/v1` });
   await waitFor(() => client.healthy(1000), 120_000, 'llama-server to load');
-  const result = await drain(slots, async (index) => {
-    // A plain client: POST the same body the fleet sends, read usage.completion_tokens.
-    const response = await fetch(`${client.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: client.requestBody(inputFor(index)) });
-    const body = (await response.json()) as { usage?: { completion_tokens?: number } };
-    return body.usage?.completion_tokens ?? 0;
-  });
+  const result = await drain(slots, IMAGES, (index) =>
+    withRetry(async (attempt) => {
+      // A plain client: POST the same body the fleet sends, read usage.completion_tokens.
+      const response = await fetch(`${client.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: client.requestBody(inputFor(index, attempt)) });
+      if (!response.ok) throw new Error(`llama-server answered ${response.status}: ${await response.text()}`);
+      const body = (await response.json()) as { usage?: { completion_tokens?: number }; choices?: { finish_reason?: string }[] };
+      return { tokens: body.usage?.completion_tokens ?? 0, truncated: body.choices?.[0]?.finish_reason === 'length' };
+    }),
+  );
   await stopProcess(server);
   return { name: 'llama-server alone (HTTP client)', slots, ...result };
 }
@@ -83,7 +102,12 @@ async function engineAlone(kind: 'server' | 'llama', slots: number): Promise<Row
   const common = { ...model, slots, contextPerSlot: CONTEXT_PER_SLOT, gpuLayers: 0, threads: THREADS, loadTimeoutMs: 120_000, restartBackoffMs: 500, logger: silent };
   const engine: VisionEngine & { start(): Promise<unknown> } = kind === 'server' ? new LlamaServerEngine({ ...common, binary }) : new EngineHost({ ...common, libVariant: 'default' });
   await engine.start();
-  const result = await drain(slots, async (index) => (await engine.analyze(inputFor(index))).completionTokens);
+  const result = await drain(slots, kind === 'llama' ? LLAMA_IMAGES : IMAGES, (index) =>
+    withRetry(async (attempt) => {
+      const answer = await engine.analyze(inputFor(index, attempt));
+      return { tokens: answer.completionTokens, truncated: answer.truncated };
+    }),
+  );
   await engine.close();
   return { name: `ENGINE=${kind} driver alone`, slots, ...result };
 }
@@ -91,7 +115,25 @@ async function engineAlone(kind: 'server' | 'llama', slots: number): Promise<Row
 const services = await startServices();
 await Promise.all(['results', 'uploads', 'photos'].map((bucket) => ensureBucket(services, bucket)));
 const stores = new StoreRegistry(services.s3);
-await Promise.all(originals.map((bytes, i) => stores.open('s3://photos').put(`bench/${String(i).padStart(3, '0')}.jpg`, bytes)));
+await Promise.all(originals.map((bytes, i) => stores.open('s3://photos').put(imageKey(i), bytes)));
+await Promise.all(originals.slice(0, LLAMA_IMAGES).map((bytes, i) => stores.open('s3://photos').put(imageKey(i, 'bench-llama/'), bytes)));
+
+interface TaggingResultLine {
+  key: string;
+  status: string;
+  result?: { seed?: number; attempts?: number };
+  error?: { code?: string; seeds?: number[] };
+}
+
+/** The first seed each job used: a result's seed belongs to its last attempt; a failure lists the seeds it tried. */
+function firstSeeds(lines: TaggingResultLine[]): Map<string, number> {
+  const seeds = new Map<string, number>();
+  for (const line of lines) {
+    if (line.result?.seed !== undefined) seeds.set(line.key, line.result.seed - ((line.result.attempts ?? 1) - 1));
+    else if (line.error?.seeds?.[0] !== undefined) seeds.set(line.key, line.error.seeds[0]);
+  }
+  return seeds;
+}
 
 async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promise<Row> {
   let server: ReturnType<typeof spawn> | undefined;
@@ -108,15 +150,38 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   await waitFor(() => worker.lines.some((line) => line.msg === 'worker started'), 120_000, 'worker start').catch((error: Error) => {
     throw new Error(`${error.message}: ${worker.child.output().slice(-1500)}`);
   });
+  const workerCpuBefore = cpuSeconds(worker.child.pid!);
+  const benchCpuBefore = process.cpuUsage();
   const started = performance.now();
-  const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: { task: 'tagging', source: { s3: { bucket: 'photos', prefix: 'bench/' } } } });
-  const status = await waitForBatchEnd(producer, response.json().batchId, 1_800_000);
+  const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: { task: 'tagging', source: { s3: { bucket: 'photos', prefix: kind === 'llama' ? 'bench-llama/' : 'bench/' } } } });
+  const batchId = response.json().batchId as string;
+  const status = await waitForBatchEnd(producer, batchId, 1_800_000);
   const seconds = (performance.now() - started) / 1000;
+  const endedAt = Date.now();
+  const workerCpu = cpuSeconds(worker.child.pid!) - workerCpuBefore;
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  // Every generation the engine ran, retries of cut-off answers included (result lines count only the accepted one).
+  const health = worker.lines.find((line) => line.msg === 'worker started')?.health as string;
+  const tokens = samplesOf(await metricsAt(health)(), 'imagefleet_engine_tokens_total').find((sample) => sample.labels.direction === 'completion')?.value ?? 0;
+  const lines = (await producer.app.inject({ method: 'GET', url: `/v1/batches/${batchId}/results` })).body.trim().split('\n').map((line) => JSON.parse(line) as TaggingResultLine);
+  if (kind === 'server') fleetSeeds = firstSeeds(lines);
+  const lastJobAt = Math.max(...worker.lines.filter((line) => line.msg === 'job completed' || line.msg === 'job failed').map((line) => line.time as number));
+  const failures = lines.filter((line) => line.status === 'failed').map((line) => line.error?.code);
+  console.log(
+    `fleet ENGINE=${kind}, ${slots} slots: last job -> batch finished ${endedAt - lastJobAt} ms; CPU s outside the engine: worker ${workerCpu.toFixed(2)}, ` +
+      `producer + s3rver ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)}; failed ${JSON.stringify(failures)} (a failed input counts as processed: the peer rows ask it as often)`,
+  );
   await stopProcess(worker.child);
   if (server) await stopProcess(server);
   await producer.close();
   await deleteRedisPrefix(services.redisUrl, env.QUEUE_PREFIX!);
-  return { name: `whole fleet, ENGINE=${kind}`, slots, rate: status.completed / seconds, failed: status.failed };
+  return { name: `whole fleet, ENGINE=${kind}`, slots, rate: (status.completed + status.failed) / seconds, tokensPerSecond: tokens / seconds, failed: status.failed };
+}
+
+/** User + system CPU seconds of a process, all its threads (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 // BENCH_ROWS=peer,server,llama,fleet-server,fleet-openai,fleet-llama picks rows (default: all).
@@ -128,14 +193,14 @@ const measure = async (row: Promise<Row>) => {
   console.log(`measured: ${JSON.stringify(done)}`);
 };
 for (const slots of SLOT_COUNTS) {
+  if (ROWS.has('fleet-server')) await measure(fleet('server', slots));
   await measure(llamaServerAlone(slots));
   if (ROWS.has('server')) await measure(engineAlone('server', slots));
   if (ROWS.has('llama')) await measure(engineAlone('llama', slots));
-  if (ROWS.has('fleet-server')) await measure(fleet('server', slots));
   if (ROWS.has('fleet-openai')) await measure(fleet('openai', slots));
   if (ROWS.has('fleet-llama')) await measure(fleet('llama', slots));
 }
-console.log('\n| row | slots | images/s | completion tokens/s | x llama-server alone |\n| --- | --- | --- | --- | --- |');
+console.log('\n| row | slots | images/s | completion tokens/s | x llama-server alone (images/s) |\n| --- | --- | --- | --- | --- |');
 for (const row of rows) {
   const peer = rows.find((candidate) => candidate.slots === row.slots && candidate.name.startsWith('llama-server alone'))!;
   const failed = row.failed ? ` (${row.failed} failed)` : '';

@@ -234,6 +234,7 @@ test('ENGINE=openai: image as a data URL, the task schema as response_format, sl
     const seeds = requests.slice(before).map((request) => request.body.seed);
     assert.equal(seeds.length, 2);
     assert.notEqual(seeds[0], seeds[1]);
+    assert.deepEqual(failed.error?.seeds, seeds, 'the failure names the seeds it tried, so the answers can be reproduced');
   } finally {
     await worker.stop();
     await producer.close();

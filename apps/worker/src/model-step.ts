@@ -30,7 +30,7 @@ function seedFor(jobId: string, attempt: number): number {
 /**
  * The engine step of a model task: re-encode the prepared image, generate under the task's JSON
  * schema (the supervisor gates slots and judges engine failures), then validate. Truncated or invalid output gets one more try with
- * another seed; after that the job fails with invalid_output and keeps the raw text.
+ * another seed; after that the job fails with invalid_output and keeps the raw text and both seeds.
  */
 export async function runModelTask(
   engine: EngineSupervisor,
@@ -76,5 +76,6 @@ export async function runModelTask(
     }
     log.info({ attempt, problem }, 'model output rejected');
   }
-  throw new ImagefleetError('invalid_output', `The model's output was invalid twice: ${problem}`, { detail: { raw: raw.slice(0, 4000) } });
+  const seeds = [seedFor(job.id, 1), seedFor(job.id, 2)];
+  throw new ImagefleetError('invalid_output', `The model's output was invalid twice: ${problem}`, { detail: { raw: raw.slice(0, 4000), seeds } });
 }
