@@ -8,7 +8,7 @@ import { exportResults } from './commands/results.js';
 import { demo } from './commands/demo.js';
 import { serveUntilSignal, startStack } from './commands/serve.js';
 import { submit } from './commands/submit.js';
-import { inspectModel, makeTiny, planModel, pull } from './commands/models.js';
+import { inspectModel, makeSynthetic, makeTiny, planModel, pull } from './commands/models.js';
 import { runPerGpu } from './commands/gpus.js';
 import { buildEngine } from './commands/engine.js';
 
@@ -22,6 +22,8 @@ Commands:
   status <batchId> [--json]
   results <batchId> [--format jsonl|csv] [--out FILE]
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
+  models make-synthetic --like qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b [--type q8_0|q4_0|f16] [--mmproj-type f16|q8_0] [--seed N] <dir>
+                             a random-weight model + mmproj of a published model's shape (streamed: 2-17 GB)
   models inspect <file.gguf>   architecture, size, parameters, context, projector facts
   models pull <hf:owner/repo/file.gguf | URL> [--mmproj <uri>] [--dir DIR]   download with resume
   models plan <model> <mmproj> | --reference qwen3-vl-4b:Q4_K_M [--memory GB]   slots the planner gives
@@ -70,6 +72,9 @@ async function run(argv: string[]): Promise<number> {
       gpus: { type: 'string' },
       backend: { type: 'string' },
       'cuda-arch': { type: 'string' },
+      like: { type: 'string' },
+      type: { type: 'string' },
+      'mmproj-type': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -113,10 +118,11 @@ async function run(argv: string[]): Promise<number> {
     case 'models': {
       const [action, ...args] = rest;
       if (action === 'make-tiny') return makeTiny(args[0] ?? 'data/models/tiny', values.seed, values.size);
+      if (action === 'make-synthetic') return makeSynthetic(args[0], values.like, values.type, values['mmproj-type'], values.seed);
       if (action === 'inspect' && args[0]) return inspectModel(args[0]);
       if (action === 'plan') return planModel(args, values.reference, values.memory);
       if (action === 'pull' && args[0]) return pull(args[0], values.mmproj, values.dir ?? process.env.MODELS_DIR ?? 'data/models');
-      throw new CliError(`models needs make-tiny <dir> | inspect <file.gguf> | pull <uri> [--mmproj <uri>] [--dir DIR] | plan <model> <mmproj> | plan --reference NAME:QUANT [--memory GB]\n${USAGE}`, ExitCode.usage);
+      throw new CliError(`models needs make-tiny <dir> | make-synthetic --like NAME <dir> | inspect <file.gguf> | pull <uri> [--mmproj <uri>] [--dir DIR] | plan <model> <mmproj> | plan --reference NAME:QUANT [--memory GB]\n${USAGE}`, ExitCode.usage);
     }
     case 'engine':
       if (rest[0] === 'build') return buildEngine(values.backend, values['cuda-arch']);

@@ -66,6 +66,23 @@ export function bundleCommit(bundle = llamaSourceBundle()): string {
   }
 }
 
+/**
+ * The build recipe's version, kept in build.json: a cached build of an older recipe is built again
+ * (2: no AMX kernels).
+ */
+export const BUILD_RECIPE = 2;
+
+/** A cached llama-server that the current recipe made (an older one may crash, see cmakeFlags). */
+function isCurrentBuild(binary: string): boolean {
+  if (!existsSync(binary)) return false;
+  try {
+    const build = JSON.parse(readFileSync(join(dirname(dirname(binary)), 'build.json'), 'utf8')) as { recipe?: number };
+    return build.recipe === BUILD_RECIPE;
+  } catch {
+    return false;
+  }
+}
+
 export function cachedServerDir(cacheDir: string, commit: string, backend: ServerBackend): string {
   return join(cacheDir, `${commit}-${backend}`);
 }
@@ -88,7 +105,7 @@ export function findLlamaServer(options: { bin?: string; cacheDir: string }): st
   }
   for (const backend of ['cuda', 'vulkan', 'cpu'] as const) {
     const binary = cachedServerBinary(options.cacheDir, commit, backend);
-    if (existsSync(binary)) return binary;
+    if (isCurrentBuild(binary)) return binary;
   }
   return undefined;
 }
@@ -134,6 +151,8 @@ async function localCudaArchitectures(): Promise<string> {
   return [...caps.map((cap) => `${cap}-real`), `${caps.at(-1)}-virtual`].join(';');
 }
 
+const NO_AMX = '-mno-amx-tile -mno-amx-int8 -mno-amx-bf16';
+
 function cmakeFlags(backend: ServerBackend, cudaArchitectures: string | undefined): string[] {
   const flags = [
     '-DCMAKE_BUILD_TYPE=Release',
@@ -146,8 +165,12 @@ function cmakeFlags(backend: ServerBackend, cudaArchitectures: string | undefine
     // Otherwise the build downloads the web UI; the engine never serves it.
     '-DLLAMA_USE_PREBUILT_UI=OFF',
     '-DLLAMA_BUILD_UI=OFF',
-    // The cache serves this machine: use every instruction its CPU has (AVX2, FMA, ...).
+    // The cache serves this machine: use every instruction its CPU has (AVX2, FMA, AVX-512, ...)
     '-DGGML_NATIVE=ON',
+    // ... except AMX: on Sapphire Rapids and newer Xeons its kernels crash the first decode of a
+    // Q8_0 or Q4_0 model (SIGSEGV in ggml_backend_amx_mul_mat, ggml-org/llama.cpp#20824; seen here
+    // with the synthetic Qwen3-VL 2B Q8_0). Explicit -mno-* flags win over -march=native in GCC and Clang.
+    ...(process.arch === 'x64' ? [`-DCMAKE_C_FLAGS=${NO_AMX}`, `-DCMAKE_CXX_FLAGS=${NO_AMX}`] : []),
   ];
   if (backend === 'cuda') flags.push('-DGGML_CUDA=ON', `-DCMAKE_CUDA_ARCHITECTURES=${cudaArchitectures}`);
   if (backend === 'vulkan') flags.push('-DGGML_VULKAN=ON');
@@ -211,7 +234,7 @@ export async function buildLlamaServer(options: ServerBuildOptions): Promise<Ser
   const { backend, cacheDir } = options;
   const binary = cachedServerBinary(cacheDir, commit, backend);
   const done = (cached: boolean): ServerBuild => ({ binary, commit, backend, cached, seconds: (performance.now() - started) / 1000 });
-  if (existsSync(binary)) return done(true);
+  if (isCurrentBuild(binary)) return done(true);
 
   const { generator, nvcc } = await checkTools(backend);
   const cudaArchitectures = backend === 'cuda' ? (options.cudaArchitectures ?? (await localCudaArchitectures())) : undefined;
@@ -245,7 +268,7 @@ export async function buildLlamaServer(options: ServerBuildOptions): Promise<Ser
     const staging = join(work, 'out');
     mkdirSync(join(staging, 'bin'), { recursive: true });
     renameSync(join(work, 'build', 'bin', 'llama-server'), join(staging, 'bin', 'llama-server'));
-    writeFileSync(join(staging, 'build.json'), `${JSON.stringify({ commit, backend, cmakeFlags: cmakeFlags(backend, cudaArchitectures), seconds: Math.round((performance.now() - started) / 1000), builtAt: new Date().toISOString() }, null, 2)}\n`);
+    writeFileSync(join(staging, 'build.json'), `${JSON.stringify({ commit, backend, recipe: BUILD_RECIPE, cmakeFlags: cmakeFlags(backend, cudaArchitectures), seconds: Math.round((performance.now() - started) / 1000), builtAt: new Date().toISOString() }, null, 2)}\n`);
     rmSync(cachedServerDir(cacheDir, commit, backend), { recursive: true, force: true });
     renameSync(staging, cachedServerDir(cacheDir, commit, backend));
     return done(false);

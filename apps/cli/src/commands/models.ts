@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  describePlan, formatGiB, makeTinyModel, pullModel, pinnedDevice, planEngine, readProjector, readTextModel, referenceModels, referenceQuants,
-  validateModelPair, writeReferenceModel, type DeviceMemory,
+  describePlan, formatGiB, makeSyntheticModel, makeTinyModel, pullModel, pinnedDevice, planEngine, publishedShapeKeys, readProjector, readTextModel, referenceModels,
+  referenceQuants, syntheticProjectorFile, syntheticProjectorTypes, syntheticShapeKeys, syntheticTextFile, syntheticTypes, syntheticWriter, validateModelPair,
+  writeReferenceModel, type DeviceMemory, type SyntheticProjectorType, type SyntheticType,
 } from '@imagefleet/engine';
+import { getTask, taskNames } from '@imagefleet/tasks';
 import { contextPerSlotFor } from '@imagefleet/worker';
 import { CliError, ExitCode } from '../cli-error.js';
 
@@ -15,6 +17,45 @@ export async function makeTiny(dir: string, seed: string | undefined, size: stri
   if (!Number.isInteger(seedValue) || seedValue < 0) throw new CliError(`--seed must be a non-negative integer (got ${seed})`, ExitCode.usage);
   const files = await makeTinyModel(resolve(dir), { seed: seedValue, size: (size as 'test' | 'bench' | undefined) ?? 'test' });
   process.stdout.write(`${files.model}\n${files.mmproj}\nA random-weight model: it runs the real inference path and answers noise.\n`);
+  return ExitCode.ok;
+}
+
+/**
+ * A random-weight model + mmproj with the shape of a published Qwen3-VL model, streamed to disk
+ * (constant memory). Refuses up front when the disk cannot hold it.
+ */
+export async function makeSynthetic(dir: string | undefined, like: string | undefined, type: string | undefined, mmprojType: string | undefined, seed: string | undefined): Promise<number> {
+  if (!dir) throw new CliError('models make-synthetic needs a directory: models make-synthetic --like qwen3-vl-2b <dir>', ExitCode.usage);
+  if (!like || !(syntheticShapeKeys as string[]).includes(like)) {
+    throw new CliError(`--like must be one of ${publishedShapeKeys.join(', ')} (got ${like ?? 'nothing'})`, ExitCode.usage);
+  }
+  const textType = (type ?? 'q8_0').toLowerCase();
+  if (!(syntheticTypes as string[]).includes(textType)) throw new CliError(`--type must be one of ${syntheticTypes.join(', ')} (got ${type})`, ExitCode.usage);
+  const projectorType = (mmprojType ?? 'f16').toLowerCase();
+  if (!(syntheticProjectorTypes as string[]).includes(projectorType)) {
+    throw new CliError(`--mmproj-type must be one of ${syntheticProjectorTypes.join(', ')} (got ${mmprojType})`, ExitCode.usage);
+  }
+  const seedValue = seed === undefined ? 1 : Number(seed);
+  if (!Number.isInteger(seedValue) || seedValue < 0) throw new CliError(`--seed must be a non-negative integer (got ${seed})`, ExitCode.usage);
+  const options = { like, type: textType as SyntheticType, mmprojType: projectorType as SyntheticProjectorType, seed: seedValue };
+  const target = resolve(dir);
+  const need = syntheticWriter(syntheticTextFile(like, options.type), 0).fileBytes() + syntheticWriter(syntheticProjectorFile(like, options.mmprojType), 0).fileBytes();
+  await mkdir(target, { recursive: true });
+  const disk = await statfs(target);
+  if (disk.bavail * disk.bsize < need) throw new CliError(`${target} has ${formatGiB(disk.bavail * disk.bsize)} free; the model needs ${formatGiB(need)}`);
+  const started = performance.now();
+  let last = 0;
+  const files = await makeSyntheticModel(target, options, ({ file, writtenBytes, totalBytes }) => {
+    if (!process.stderr.isTTY || (performance.now() - last < 500 && writtenBytes < totalBytes)) return;
+    last = performance.now();
+    process.stderr.write(`\r${file}: ${formatGiB(writtenBytes)} / ${formatGiB(totalBytes)} (${((writtenBytes / totalBytes) * 100).toFixed(1)}%)\x1b[K`);
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  process.stdout.write(
+    `MODEL_PATH=${files.model}\nMMPROJ_PATH=${files.mmproj}\n` +
+      `${formatGiB(files.modelBytes)} + ${formatGiB(files.mmprojBytes)} in ${((performance.now() - started) / 1000).toFixed(1)} s. ` +
+      'Random weights in the published shape: it costs what the real model costs to load and run, and answers noise.\n',
+  );
   return ExitCode.ok;
 }
 
@@ -65,7 +106,11 @@ export async function planModel(files: string[], reference: string | undefined, 
     } else {
       device = await pinnedDevice(undefined);
     }
-    const plan = await planEngine(pair.model, pair.projector, device, { contextPerSlot: contextPerSlotFor(pair), maxSlots: 256, requestedSlots: 0, marginBytes: 1024 ** 3 });
+    // The largest image any model task sends: a CPU plan counts each slot's decoded copy of it.
+    const maxSide = Math.max(...taskNames().map((name) => getTask(name)).flatMap((task) => (task?.kind === 'model' ? [task.budget.maxSide] : [])));
+    const plan = await planEngine(pair.model, pair.projector, device, {
+      contextPerSlot: contextPerSlotFor(pair), maxSlots: 256, requestedSlots: 0, marginBytes: 1024 ** 3, maxImagePixels: maxSide ** 2,
+    });
     process.stdout.write(`${pair.model.name ?? pair.model.path}: ${describePlan(plan)}\n`);
     return ExitCode.ok;
   } finally {
