@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { BatchStatus, ResultLine } from '@imagefleet/core';
 import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
@@ -11,8 +10,8 @@ import { readManifest } from '../helpers/manifest.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { syntheticPhoto } from '../helpers/images.js';
-import { spawnLogged, stopProcess, waitFor } from '../helpers/processes.js';
-import { spawnWorker, type LogLine } from '../helpers/worker-process.js';
+import { stopProcess, waitFor } from '../helpers/processes.js';
+import { spawnFleetProcess, spawnWorker } from '../helpers/worker-process.js';
 import { metricsAt, producerMetrics, waitForIdleFleet, workerFinished, workerStageCount } from '../helpers/fleet-metrics.js';
 
 /**
@@ -118,27 +117,9 @@ async function startListingProxy(upstream: string) {
   };
 }
 
-const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
-
 /** `imagefleet producer` as a child process (a producer this test can SIGKILL); resolves once it listens. */
 async function spawnProducer(env: Record<string, string>) {
-  const child = spawnLogged(process.execPath, ['--enable-source-maps', cli, 'producer'], { ...process.env, ...env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0' });
-  const lines: LogLine[] = [];
-  let partial = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    partial += chunk.toString();
-    let newline;
-    while ((newline = partial.indexOf('\n')) >= 0) {
-      const text = partial.slice(0, newline);
-      partial = partial.slice(newline + 1);
-      try {
-        lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        // plain output: not ours
-      }
-    }
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const { child, lines, exited } = spawnFleetProcess('producer', { ...env, HOST: '127.0.0.1', PORT: '0' });
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`the producer exited: ${child.output()}`);
     return lines.some((line) => line.msg === 'producer listening');

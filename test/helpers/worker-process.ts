@@ -12,9 +12,9 @@ export interface LogLine {
   [field: string]: unknown;
 }
 
-/** `imagefleet worker` as a real child process; its JSON log lines are parsed as they arrive. */
-export function spawnWorker(env: Record<string, string>) {
-  const child = spawnLogged(process.execPath, ['--enable-source-maps', cli, 'worker'], { ...process.env, ...env, LOG_LEVEL: 'info' });
+/** `imagefleet <command>` as a real child process; its JSON log lines are parsed as they arrive. */
+export function spawnFleetProcess(command: 'worker' | 'producer', env: Record<string, string>) {
+  const child = spawnLogged(process.execPath, ['--enable-source-maps', cli, command], { ...process.env, ...env, LOG_LEVEL: 'info' });
   const lines: LogLine[] = [];
   let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -40,5 +40,7 @@ export function spawnWorker(env: Record<string, string>) {
     count: (msg: string) => lines.filter((line) => line.msg === msg).length,
   };
 }
+
+export const spawnWorker = (env: Record<string, string>) => spawnFleetProcess('worker', env);
 
 export type WorkerProcess = ReturnType<typeof spawnWorker>;

@@ -1,17 +1,17 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createLogger, deriveJobId, type Config, type ResultLine } from '@imagefleet/core';
-import { StoreRegistry } from '@imagefleet/storage';
 import { BatchRegistry, createQueues, createRedis, FailJob, startConsumers } from '@imagefleet/jobs';
 import { startWorker, type RunningWorker } from '@imagefleet/worker';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
+import { ensureBucket } from '../helpers/services.js';
 import { testConfig, testEnv } from '../helpers/fleet.js';
 import { batchStatus, startTestProducer, waitForBatchEnd, type TestProducer } from '../helpers/producer.js';
 import { syntheticPhoto } from '../helpers/images.js';
+import { usePhotoWorld } from '../helpers/photo-world.js';
 import { waitFor } from '../helpers/processes.js';
 import { readManifest } from '../helpers/manifest.js';
 
@@ -20,34 +20,15 @@ import { readManifest } from '../helpers/manifest.js';
  * cannot be written, finalize runs again after failing, the reconciler finishes what a dead
  * process left, and a stale attempt changes nothing.
  */
-let services: TestServices;
-let stores: StoreRegistry;
-const prefixes: string[] = [];
-const cleanups: (() => Promise<void>)[] = [];
 const keys = ['life/a.jpg', 'life/b.jpg', 'life/c.jpg'];
-
-before(async () => {
-  services = await startServices();
-  await Promise.all(['results', 'photos'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  await Promise.all(keys.map(async (key, i) => stores.open('s3://photos').put(key, await syntheticPhoto(300 + i, 96, 64))));
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-});
+const world = usePhotoWorld(keys, 300);
 
 /** A producer (with its reconciler) and an in-process worker on one config; setup() state is written before either starts. */
 async function fleet(extra: Record<string, string>) {
-  const config: Config = testConfig(testEnv(services, { RECONCILE_INTERVAL_MS: '100', FINALIZE_RETRY_MS: '0', JOB_ATTEMPTS: '2', ...extra }));
-  prefixes.push(config.queuePrefix);
-  const redis = new Redis(services.redisUrl);
-  cleanups.push(async () => redis.disconnect());
+  const config: Config = testConfig(testEnv(world.services, { RECONCILE_INTERVAL_MS: '100', FINALIZE_RETRY_MS: '0', JOB_ATTEMPTS: '2', ...extra }));
+  world.prefixes.push(config.queuePrefix);
+  const redis = new Redis(world.services.redisUrl);
+  world.cleanups.push(async () => redis.disconnect());
   let producer: TestProducer | undefined;
   return {
     config,
@@ -59,10 +40,10 @@ async function fleet(extra: Record<string, string>) {
     },
     async start(withWorker = true) {
       producer = await startTestProducer(config);
-      cleanups.push(() => producer!.close());
+      world.cleanups.push(() => producer!.close());
       if (!withWorker) return;
       const worker: RunningWorker = await startWorker(config, createLogger('test-worker', 'silent'), { serveHealth: false });
-      cleanups.push(() => worker.stop());
+      world.cleanups.push(() => worker.stop());
     },
     async submit(body: Record<string, unknown>): Promise<string> {
       const response = await producer!.app.inject({ method: 'POST', url: '/v1/batches', payload: { task: 'inspect', ...body } });
@@ -85,22 +66,22 @@ test('inputs whose results cannot be written still get their outcome; the batch 
   const finalizeJob = () => f.producer.deps.queues.finalize.getJob(`finalize-${batchId}`).then((job) => job?.getState());
   await waitFor(async () => (await finalizeJob()) === 'failed', 30_000, 'the finalize job to fail for good');
   assert.match((await batchStatus(f.producer, batchId)).detail ?? '', /finalize failed/);
-  await ensureBucket(services, bucket);
+  await ensureBucket(world.services, bucket);
   const status = await waitForBatchEnd(f.producer, batchId, 60_000);
   assert.deepEqual([status.state, status.completed, status.failed, status.waitingFor], ['completed', keys.length, 0, null]);
-  const manifest = await readManifest(stores, f.config.resultsUrl, batchId);
+  const manifest = await readManifest(world.stores, f.config.resultsUrl, batchId);
   assert.deepEqual(manifest.map((line) => line.key).sort(), keys);
   assert.ok(manifest.every((line) => line.status === 'ok'));
   // The result objects were stored by finalize, with the recorded lines.
   for (const key of keys) {
-    const line = JSON.parse((await stores.open(f.config.resultsUrl).get(`${batchId}/${key}.json`, { maxBytes: 1e6 })).toString()) as ResultLine;
+    const line = JSON.parse((await world.stores.open(f.config.resultsUrl).get(`${batchId}/${key}.json`, { maxBytes: 1e6 })).toString()) as ResultLine;
     assert.equal(line.status, 'ok');
   }
 });
 
 test('a manifest that cannot be written is absent (never partial) until a later finalize writes it whole', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'imagefleet-life-'));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  world.cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const f = await fleet({ RESULTS_URL: dir });
   const batchId = `life_manifest_${process.pid}`;
   // A directory where the manifest goes: every write of it fails until it is removed.
@@ -113,7 +94,7 @@ test('a manifest that cannot be written is absent (never partial) until a later 
   rmSync(blocker, { recursive: true });
   const status = await waitForBatchEnd(f.producer, batchId, 60_000);
   assert.equal(status.state, 'completed');
-  const manifest = await readManifest(stores, f.config.resultsUrl, batchId);
+  const manifest = await readManifest(world.stores, f.config.resultsUrl, batchId);
   assert.equal(manifest.length, keys.length);
   assert.ok(existsSync(join(dir, batchId, 'manifest.jsonl')));
 });
@@ -130,7 +111,7 @@ test('the reconciler finalizes a batch whose inputs are all done but whose final
   await f.start();
   const status = await waitForBatchEnd(f.producer, batchId, 30_000);
   assert.deepEqual([status.state, status.completed], ['completed', keys.length]);
-  const manifest = await readManifest(stores, f.config.resultsUrl, batchId);
+  const manifest = await readManifest(world.stores, f.config.resultsUrl, batchId);
   assert.deepEqual(manifest.map((line) => line.result), keys.map(() => ({ recorded: true })));
 });
 
@@ -143,7 +124,7 @@ test('a job BullMQ failed without an outcome (its worker died before recording i
   await f.setup.recordPage(batchId, { enqueued: 1, skipped: 0, after: undefined, cursor: '1' });
   await f.setup.finishListing(batchId);
   // A worker that fails the job for good and dies before recording anything.
-  const connection = createRedis(services.redisUrl, 'test-dying-worker');
+  const connection = createRedis(world.services.redisUrl, 'test-dying-worker');
   const queues = createQueues(connection, f.config.queuePrefix, { attempts: 1, backoffMs: 100 });
   const failed = new Promise<void>((resolve) => {
     const consumers = startConsumers(connection, {
@@ -158,7 +139,7 @@ test('a job BullMQ failed without an outcome (its worker died before recording i
       error: () => undefined,
     }, { prefix: f.config.queuePrefix, lockDurationMs: 5000, stalledIntervalMs: 5000, maxStalls: 1, imageConcurrency: 1 });
   });
-  cleanups.push(async () => {
+  world.cleanups.push(async () => {
     await queues.close();
     connection.disconnect();
   });
@@ -168,7 +149,7 @@ test('a job BullMQ failed without an outcome (its worker died before recording i
   await f.start();
   const status = await waitForBatchEnd(f.producer, batchId, 30_000);
   assert.deepEqual([status.state, status.failed], ['completed_with_errors', 1]);
-  const [line] = await readManifest(stores, f.config.resultsUrl, batchId);
+  const [line] = await readManifest(world.stores, f.config.resultsUrl, batchId);
   assert.deepEqual([line?.key, line?.status, line?.error?.code, line?.error?.message], [key, 'failed', 'corrupt_image', 'the decoder gave up']);
 });
 
@@ -192,18 +173,18 @@ test('a stale attempt of an input that already has an outcome changes neither th
   const f = await fleet({});
   await f.start();
   const key = 'life/stale.jpg';
-  await stores.open('s3://photos').put(key, await syntheticPhoto(399, 80, 60));
+  await world.stores.open('s3://photos').put(key, await syntheticPhoto(399, 80, 60));
   const batchId = await f.submit({ source: { keys: [key], bucket: 'photos' } });
   const status = await waitForBatchEnd(f.producer, batchId, 30_000);
   assert.equal(status.state, 'completed');
   const jobId = deriveJobId(batchId, key);
   // The same job runs again (e.g. a frozen worker's attempt), and its input is gone by now.
-  await stores.open('s3://photos').put(key, Buffer.alloc(0));
+  await world.stores.open('s3://photos').put(key, Buffer.alloc(0));
   const { queues } = f.producer.deps;
   await queues.images.remove(jobId);
   await queues.images.add('inspect', { batchId, task: 'inspect', source: { store: 's3://photos', key }, results: f.config.resultsUrl }, { jobId });
   await waitFor(async () => ['completed', 'failed'].includes((await queues.images.getJob(jobId).then((job) => job?.getState())) ?? ''), 30_000, 'the stale attempt to end');
-  const line = JSON.parse((await stores.open(f.config.resultsUrl).get(`${batchId}/${key}.json`, { maxBytes: 1e6 })).toString()) as ResultLine;
+  const line = JSON.parse((await world.stores.open(f.config.resultsUrl).get(`${batchId}/${key}.json`, { maxBytes: 1e6 })).toString()) as ResultLine;
   assert.equal(line.status, 'ok');
   assert.deepEqual(await f.producer.deps.batches.outcome(batchId, jobId), { status: 'ok', key });
   const after = await batchStatus(f.producer, batchId);

@@ -1,46 +1,26 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { createLogger, ImagefleetError, type Config } from '@imagefleet/core';
-import { StoreRegistry, createS3Client, S3BlobStore } from '@imagefleet/storage';
+import { createS3Client, S3BlobStore } from '@imagefleet/storage';
 import { startWorker, type RunningWorker } from '@imagefleet/worker';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
 import { testConfig, testEnv } from '../helpers/fleet.js';
 import { batchStatus, startTestProducer, waitForBatchEnd, type TestProducer } from '../helpers/producer.js';
-import { syntheticPhoto } from '../helpers/images.js';
+import { usePhotoWorld } from '../helpers/photo-world.js';
 import { waitFor } from '../helpers/processes.js';
 import { readManifest } from '../helpers/manifest.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js';
 
 /** Storage outages: every S3 request has a timeout; a short outage delays inputs, a long one ends them with a code. */
-let services: TestServices;
-let stores: StoreRegistry;
-const prefixes: string[] = [];
-const cleanups: (() => Promise<void>)[] = [];
 const keys = ['outage/a.jpg', 'outage/b.jpg', 'outage/c.jpg', 'outage/d.jpg'];
-
-before(async () => {
-  services = await startServices();
-  await Promise.all(['results', 'photos'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  await Promise.all(keys.map(async (key, i) => stores.open('s3://photos').put(key, await syntheticPhoto(500 + i, 96, 64))));
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-});
+const world = usePhotoWorld(keys, 500);
 
 test('an S3 request to a server that never answers fails with storage_error within its timeout', async () => {
   const sockets = new Set<Socket>();
   const silent = createServer((socket) => sockets.add(socket));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as { port: number }).port;
-  const client = createS3Client({ ...services.s3, endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 300 });
+  const client = createS3Client({ ...world.services.s3, endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 300 });
   const store = new S3BlobStore(client, 'photos');
   const started = Date.now();
   try {
@@ -65,14 +45,14 @@ test('an S3 request to a server that never answers fails with storage_error with
 
 /** Producer on the real S3; the worker reaches S3 (sources and results) through a forwarder that can go down. */
 async function outageFleet(extra: Record<string, string>) {
-  const endpoint = new URL(services.s3.endpoint);
+  const endpoint = new URL(world.services.s3.endpoint);
   const forwarder: TcpForwarder = await startTcpForwarder({ host: endpoint.hostname, port: Number(endpoint.port) });
-  cleanups.push(() => forwarder.close());
-  const env = testEnv(services, { JOB_ATTEMPTS: '2', S3_REQUEST_TIMEOUT_MS: '1000', RECONCILE_INTERVAL_MS: '100', FINALIZE_RETRY_MS: '0', ...extra });
+  world.cleanups.push(() => forwarder.close());
+  const env = testEnv(world.services, { JOB_ATTEMPTS: '2', S3_REQUEST_TIMEOUT_MS: '1000', RECONCILE_INTERVAL_MS: '100', FINALIZE_RETRY_MS: '0', ...extra });
   const config: Config = testConfig(env);
-  prefixes.push(config.queuePrefix);
+  world.prefixes.push(config.queuePrefix);
   const producer: TestProducer = await startTestProducer(config);
-  cleanups.push(() => producer.close());
+  world.cleanups.push(() => producer.close());
   const workerConfig = testConfig({ ...env, S3_ENDPOINT: forwarder.url });
   return {
     config,
@@ -80,7 +60,7 @@ async function outageFleet(extra: Record<string, string>) {
     forwarder,
     async startWorker(): Promise<RunningWorker> {
       const worker = await startWorker(workerConfig, createLogger('test-worker', 'silent'), { serveHealth: false });
-      cleanups.push(() => worker.stop());
+      world.cleanups.push(() => worker.stop());
       return worker;
     },
     async submit(): Promise<string> {
@@ -118,6 +98,6 @@ test('a storage outage longer than the window ends inputs with storage_unavailab
   await f.forwarder.forward();
   const status = await waitForBatchEnd(f.producer, batchId, 60_000);
   assert.deepEqual([status.state, status.completed, status.failed], ['completed_with_errors', 0, keys.length]);
-  const manifest = await readManifest(stores, f.config.resultsUrl, batchId);
+  const manifest = await readManifest(world.stores, f.config.resultsUrl, batchId);
   assert.deepEqual(manifest.map((line) => line.error?.code), keys.map(() => 'storage_unavailable'));
 });

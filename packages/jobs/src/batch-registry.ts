@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { BatchSource, BatchState, ResultLine } from '@imagefleet/core';
 import { RedisLock } from './locks.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
-import { isRedisUnavailable, redisUnavailable, whenReady } from './redis.js';
+import { runFailFast } from './redis.js';
 
 export type OutcomeStatus = 'ok' | 'failed';
 
@@ -130,15 +130,8 @@ export class BatchRegistry {
     return new RedisLock(this.redis, this.scripts, `${this.prefix}:batch:${id}:lister`);
   }
 
-  /** Runs a command; on a fail-fast connection, waits briefly for a reconnect and maps unreachability to UnavailableError. */
-  private async run<T>(work: () => Promise<T>): Promise<T> {
-    if (!this.options.failFast) return work();
-    await whenReady(this.redis);
-    try {
-      return await work();
-    } catch (error) {
-      throw isRedisUnavailable(error) ? redisUnavailable(error) : error;
-    }
+  private run<T>(work: () => Promise<T>): Promise<T> {
+    return runFailFast(this.redis, this.options.failFast, work);
   }
 
   /** Creates the batch unless it exists (one Lua step); false when it already did (an idempotent re-post). */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ImageJobData } from '@imagefleet/core';
 import { finalizeJobId, type Queues, type TaskKind } from './queues.js';
-import { isRedisUnavailable, redisUnavailable, whenReady } from './redis.js';
+import { runFailFast } from './redis.js';
 
 /** One input to enqueue: its derived job id and what the worker needs. */
 export interface ImageJobSpec {
@@ -55,14 +55,8 @@ export class JobQueues implements JobQueueOps {
     private readonly options: { failFast?: boolean } = {},
   ) {}
 
-  private async run<T>(work: () => Promise<T>): Promise<T> {
-    if (!this.options.failFast) return work();
-    await whenReady(this.redis);
-    try {
-      return await work();
-    } catch (error) {
-      throw isRedisUnavailable(error) ? redisUnavailable(error) : error;
-    }
+  private run<T>(work: () => Promise<T>): Promise<T> {
+    return runFailFast(this.redis, this.options.failFast, work);
   }
 
   /** One addBulk: ids are derived from batch + key, so a page added twice enqueues nothing new. */

@@ -71,6 +71,20 @@ export async function whenReady(redis: Redis, timeoutMs = FAIL_FAST_WAIT_MS): Pr
   });
 }
 
+/**
+ * Runs Redis work; on a fail-fast connection it first waits briefly for a reconnect and maps
+ * unreachability to UnavailableError (503 + Retry-After at the API).
+ */
+export async function runFailFast<T>(redis: Redis, failFast: boolean | undefined, work: () => Promise<T>): Promise<T> {
+  if (!failFast) return work();
+  await whenReady(redis);
+  try {
+    return await work();
+  } catch (error) {
+    throw isRedisUnavailable(error) ? redisUnavailable(error) : error;
+  }
+}
+
 /** Resolves when Redis answers PING within the timeout; rejects otherwise. */
 export async function pingRedis(redis: Redis, timeoutMs = 2000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
