@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@imagefleet/core';
-import { ChatClient, EngineHost, LlamaServerEngine, makeTinyModel, type AnalyzeInput, type VisionEngine } from '@imagefleet/engine';
+import { ChatClient, cpuThreadArgs, EngineHost, LlamaServerEngine, makeTinyModel, type AnalyzeInput, type VisionEngine } from '@imagefleet/engine';
 import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
 import { StoreRegistry } from '@imagefleet/storage';
 import { taggingTask } from '@imagefleet/tasks';
@@ -80,9 +80,14 @@ async function drain(slots: number, images: number, analyze: (index: number) => 
   return { rate: images / seconds, tokensPerSecond: tokens / seconds };
 }
 
-async function llamaServerAlone(slots: number): Promise<Row> {
+const PEER = 'llama-server alone (HTTP client)';
+const PEER_WITH_FLEET_FLAGS = `${PEER}, ${cpuThreadArgs(0).join(' ')} as the fleet runs it`;
+
+/** The peer as a user runs it (llama-server's defaults), or with the thread flags the fleet adds on the CPU. */
+async function llamaServerAlone(slots: number, fleetFlags: boolean): Promise<Row> {
   const port = await freePort();
-  const server = spawn(binary, ['-m', model.model, '--mmproj', model.mmproj, '-np', String(slots), '-c', String(slots * CONTEXT_PER_SLOT), '-t', String(THREADS), '--port', String(port), '--no-webui', '--no-kv-unified'], { stdio: 'ignore' });
+  const flags = fleetFlags ? cpuThreadArgs(0) : [];
+  const server = spawn(binary, ['-m', model.model, '--mmproj', model.mmproj, '-np', String(slots), '-c', String(slots * CONTEXT_PER_SLOT), '-t', String(THREADS), '--port', String(port), '--no-webui', '--no-kv-unified', ...flags], { stdio: 'ignore' });
   const client = new ChatClient({ baseUrl: `http://127.0.0.1:${port}/v1` });
   await waitFor(() => client.healthy(1000), 120_000, 'llama-server to load');
   const result = await drain(slots, IMAGES, (index) =>
@@ -95,7 +100,7 @@ async function llamaServerAlone(slots: number): Promise<Row> {
     }),
   );
   await stopProcess(server);
-  return { name: 'llama-server alone (HTTP client)', slots, ...result };
+  return { name: fleetFlags ? PEER_WITH_FLEET_FLAGS : PEER, slots, ...result };
 }
 
 async function engineAlone(kind: 'server' | 'llama', slots: number): Promise<Row> {
@@ -194,17 +199,18 @@ const measure = async (row: Promise<Row>) => {
 };
 for (const slots of SLOT_COUNTS) {
   if (ROWS.has('fleet-server')) await measure(fleet('server', slots));
-  await measure(llamaServerAlone(slots));
+  await measure(llamaServerAlone(slots, false));
+  await measure(llamaServerAlone(slots, true));
   if (ROWS.has('server')) await measure(engineAlone('server', slots));
   if (ROWS.has('llama')) await measure(engineAlone('llama', slots));
   if (ROWS.has('fleet-openai')) await measure(fleet('openai', slots));
   if (ROWS.has('fleet-llama')) await measure(fleet('llama', slots));
 }
-console.log('\n| row | slots | images/s | completion tokens/s | x llama-server alone (images/s) |\n| --- | --- | --- | --- | --- |');
+console.log('\n| row | slots | images/s | completion tokens/s | x llama-server alone (images/s) | x llama-server alone with the fleet\'s flags |\n| --- | --- | --- | --- | --- | --- |');
 for (const row of rows) {
-  const peer = rows.find((candidate) => candidate.slots === row.slots && candidate.name.startsWith('llama-server alone'))!;
+  const ratio = (peerName: string) => (row.rate / rows.find((candidate) => candidate.slots === row.slots && candidate.name === peerName)!.rate).toFixed(2);
   const failed = row.failed ? ` (${row.failed} failed)` : '';
-  console.log(`| ${row.name}${failed} | ${row.slots} | ${row.rate.toFixed(3)} | ${row.tokensPerSecond?.toFixed(0) ?? '-'} | ${(row.rate / peer.rate).toFixed(2)} |`);
+  console.log(`| ${row.name}${failed} | ${row.slots} | ${row.rate.toFixed(3)} | ${row.tokensPerSecond?.toFixed(0) ?? '-'} | ${ratio(PEER)} | ${ratio(PEER_WITH_FLEET_FLAGS)} |`);
 }
 stores.close();
 await services.stop();

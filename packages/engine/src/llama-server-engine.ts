@@ -29,6 +29,16 @@ type State = 'starting' | 'ready' | 'restarting' | 'closed';
 
 const SETPRIV = '/usr/bin/setpriv';
 
+/**
+ * On the CPU, llama.cpp's threads spin between graph steps by default (--poll 50). On a host
+ * whose cores the fleet shares (image preparation, S3, Redis), a spinning thread that loses its
+ * core stalls the other threads at the next barrier; sleeping instead (--poll 0) measured faster
+ * for the fleet and for llama-server alone (README, Vision engine).
+ */
+export function cpuThreadArgs(gpuLayers: number): string[] {
+  return gpuLayers === 0 ? ['--poll', '0'] : [];
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -160,6 +170,7 @@ export class LlamaServerEngine implements VisionEngine {
       '--no-webui',
       // Every slot keeps its own context, so one long answer never starves the others.
       '--no-kv-unified',
+      ...cpuThreadArgs(gpuLayers),
       ...(this.options.extraArgs ?? []),
     ];
   }
