@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '@imagefleet/core';
 import type { TestServices } from './services.js';
 
-/** Environment for a fleet under test: its own Redis key prefix and results prefix, quiet logs. */
+/**
+ * Environment for a fleet under test: its own Redis key prefix and results prefix, quiet logs.
+ * API keys, the source bucket allowlist and the rate limit are off unless a test opts in
+ * (test/integration/auth*.test.ts, test/security/auth.ts do).
+ */
 export function testEnv(services: TestServices, extra: Record<string, string> = {}): Record<string, string> {
   const run = randomUUID().slice(0, 8);
   return {
@@ -18,6 +22,9 @@ export function testEnv(services: TestServices, extra: Record<string, string> = 
     JOB_BACKOFF_MS: '100',
     ENGINE: 'none',
     WORKER_PORT: '0',
+    AUTH: 'off',
+    ALLOWED_SOURCE_BUCKETS: '*',
+    RATE_LIMIT_MAX: '1000000',
     ...extra,
   };
 }

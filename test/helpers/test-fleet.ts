@@ -28,9 +28,9 @@ export async function startTestFleet(services: TestServices, stores: StoreRegist
       workers.push(worker);
       return worker;
     },
-    /** POST /v1/batches; returns the batch id. */
-    async submit(body: Record<string, unknown>): Promise<string> {
-      const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: body });
+    /** POST /v1/batches (with an Authorization header when the fleet runs with AUTH=on); returns the batch id. */
+    async submit(body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<string> {
+      const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: body, headers });
       assert.equal(response.statusCode, 202, response.body);
       return response.json().batchId as string;
     },

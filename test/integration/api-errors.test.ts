@@ -65,11 +65,14 @@ before(async () => {
   config = loadConfig({
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     QUEUE_PREFIX: `apierr_${randomUUID().slice(0, 8)}`,
-    RESULTS_URL: join(localDir, 'results'),
-    UPLOADS_URL: join(localDir, 'uploads'),
+    // Beside the source folder: the uploads and results directories are never a source.
+    RESULTS_URL: join(tmpdir(), `${localDir.split('/').pop()}-results`),
+    UPLOADS_URL: join(tmpdir(), `${localDir.split('/').pop()}-uploads`),
     LOCAL_SOURCE_ROOTS: localDir,
     QUEUE_SAMPLE_MS: '3600000',
     LOG_LEVEL: 'info',
+    // The error handler is under test here, not API keys (test/integration/auth.test.ts).
+    AUTH: 'off',
   });
   // The producer's own logger (the app's loggerInstance is its child), written to a stream we read.
   const sink = new Writable({
@@ -94,7 +97,7 @@ after(async () => {
     await deleteRedisPrefix(`redis://127.0.0.1:${redisPort}`, config.queuePrefix).catch(() => 0);
     await redis.stop();
   }
-  rmSync(localDir, { recursive: true, force: true });
+  for (const dir of [localDir, config.resultsUrl, config.uploadsUrl]) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the API error handler', () => {

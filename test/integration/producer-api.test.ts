@@ -9,6 +9,7 @@ import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } fro
 import { testConfig, testEnv } from '../helpers/fleet.js';
 import { startTestProducer, waitForBatchEnd, type TestProducer } from '../helpers/producer.js';
 import { syntheticPhoto } from '../helpers/images.js';
+import { multipart } from '../helpers/http.js';
 
 let services: TestServices;
 let config: Config;
@@ -35,17 +36,6 @@ function post(body: unknown) {
   return producer.app.inject({ method: 'POST', url: '/v1/batches', payload: body as object });
 }
 
-function multipart(parts: { name: string; filename?: string; content: Buffer | string }[]) {
-  const boundary = '----imagefleet-test';
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    const disposition = `form-data; name="${part.name}"${part.filename ? `; filename="${part.filename}"` : ''}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${part.filename ? 'Content-Type: application/octet-stream\r\n' : ''}\r\n`));
-    chunks.push(Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content), Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
 
 const badBatches: [string, unknown, RegExp][] = [
   ['no task', { source: { s3: { bucket: 'photos', prefix: '' } } }, /body must have required property 'task'/],

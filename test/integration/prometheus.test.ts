@@ -27,20 +27,23 @@ after(async () => {
 });
 
 test('a real Prometheus scrapes the producer and a worker and answers queries about them', { skip: available ? false : 'prometheus is not installed (Debian package prometheus; .ci/run installs it)' }, async () => {
-  const [apiPort, workerPort, promPort] = [await freePort(), await freePort(), await freePort()];
-  const env = testEnv(services, { PORT: String(apiPort), WORKER_PORT: String(workerPort), QUEUE_SAMPLE_MS: '500' });
+  const [apiPort, metricsPort, workerPort, promPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // As deploy/ provisions it: API keys on, the producer's /metrics on its internal port without a key.
+  const env = testEnv(services, { PORT: String(apiPort), PRODUCER_METRICS_PORT: String(metricsPort), WORKER_PORT: String(workerPort), QUEUE_SAMPLE_MS: '500', AUTH: 'on' });
   const config = testConfig(env);
   const logger = createLogger('test', 'silent');
   let producer: RunningProducer | undefined;
   let worker: RunningWorker | undefined;
   writeFileSync(
     join(dir, 'prometheus.yml'),
-    `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: imagefleet-producer\n    static_configs: [{ targets: ['127.0.0.1:${apiPort}'] }]\n  - job_name: imagefleet-worker\n    static_configs: [{ targets: ['127.0.0.1:${workerPort}'] }]\n`,
+    `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: imagefleet-producer\n    static_configs: [{ targets: ['127.0.0.1:${metricsPort}'] }]\n  - job_name: imagefleet-worker\n    static_configs: [{ targets: ['127.0.0.1:${workerPort}'] }]\n`,
   );
   const prometheus = spawnLogged('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`]);
   try {
     producer = await startProducer(config, logger);
     worker = await startWorker(config, logger);
+    assert.equal((await fetch(`http://127.0.0.1:${apiPort}/metrics`)).status, 404, 'the API port serves no /metrics when PRODUCER_METRICS_PORT is set');
+    assert.equal((await fetch(`http://127.0.0.1:${apiPort}/v1/batches/bnope`)).status, 401, 'the API itself wants a key');
     const query = async (promql: string) => {
       const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(promql)}`).catch(() => undefined);
       if (!response?.ok) return [];

@@ -3,18 +3,25 @@ import { CliError } from './cli-error.js';
 
 /** The producer's HTTP API as the CLI uses it. */
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    /** A bearer token (imagefleet keys create); none when the API runs with AUTH=off. */
+    private readonly apiKey?: string,
+  ) {}
 
-  private async request(path: string, init?: RequestInit): Promise<Response> {
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
     let response: Response;
+    const headers = new Headers(init.headers);
+    if (this.apiKey) headers.set('authorization', `Bearer ${this.apiKey}`);
     try {
-      response = await fetch(new URL(path, this.baseUrl), init);
+      response = await fetch(new URL(path, this.baseUrl), { ...init, headers });
     } catch (error) {
       throw new CliError(`Cannot reach the imagefleet API at ${this.baseUrl} (${(error as Error).cause ?? (error as Error).message}); start it with 'imagefleet up' or set IMAGEFLEET_API`);
     }
     if (!response.ok) {
       const body = (await response.json().catch(() => ({}))) as { message?: string };
-      throw new CliError(`API ${init?.method ?? 'GET'} ${path} answered ${response.status}: ${body.message ?? response.statusText}`);
+      const hint = response.status === 401 ? (this.apiKey ? ' (the key is unknown or revoked)' : ' (set IMAGEFLEET_API_KEY or --api-key)') : '';
+      throw new CliError(`API ${init.method ?? 'GET'} ${path} answered ${response.status}: ${body.message ?? response.statusText}${hint}`);
     }
     return response;
   }

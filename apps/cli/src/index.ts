@@ -4,3 +4,4 @@ export * from './progress.js';
 export * from './local-redis.js';
 export { sourceFromTarget } from './commands/submit.js';
 export { selectGpus } from './commands/gpus.js';
+export * from './auth-default.js';

@@ -11,6 +11,7 @@ import { submit } from './commands/submit.js';
 import { inspectModel, makeSynthetic, makeTiny, planModel, pull } from './commands/models.js';
 import { runPerGpu } from './commands/gpus.js';
 import { buildEngine } from './commands/engine.js';
+import { keys } from './commands/keys.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -30,12 +31,14 @@ Commands:
   engine build [--backend cpu|cuda|vulkan] [--cuda-arch "75-real;90-real;90-virtual"]
                              build llama-server from the bundled llama.cpp source (cached under ENGINE_CACHE_DIR)
   demo [dir] [--task tagging]  run a batch over the bundled samples on embedded defaults
+  keys create --name NAME [--scope submit,read,metrics,admin]   prints a new API key's token (once)
+  keys list | keys revoke <id>                                  (these talk to Redis directly)
 
-Options: --api URL (default $IMAGEFLEET_API or http://127.0.0.1:8080)
+Options: --api URL (default $IMAGEFLEET_API or http://127.0.0.1:8080), --api-key TOKEN (default $IMAGEFLEET_API_KEY)
 Exit codes: 0 ok, 1 error, 2 usage or configuration, 3 batch finished with failed inputs, 4 batch cancelled`;
 
-function apiClient(flag: string | undefined): ApiClient {
-  return new ApiClient(flag ?? process.env.IMAGEFLEET_API ?? 'http://127.0.0.1:8080');
+function apiClient(flag: string | undefined, keyFlag: string | undefined): ApiClient {
+  return new ApiClient(flag ?? process.env.IMAGEFLEET_API ?? 'http://127.0.0.1:8080', keyFlag ?? process.env.IMAGEFLEET_API_KEY);
 }
 
 function parseJsonObject(text: string | undefined, flag: string): Record<string, unknown> | undefined {
@@ -60,6 +63,9 @@ async function run(argv: string[]): Promise<number> {
       format: { type: 'string', default: 'jsonl' },
       out: { type: 'string' },
       api: { type: 'string' },
+      'api-key': { type: 'string' },
+      name: { type: 'string' },
+      scope: { type: 'string' },
       options: { type: 'string' },
       webhook: { type: 'string' },
       'batch-id': { type: 'string' },
@@ -90,7 +96,7 @@ async function run(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const env = { ...process.env, LOCAL_SOURCE_ROOTS: process.env.LOCAL_SOURCE_ROOTS ?? process.cwd() };
-      await serveUntilSignal(await startStack({ producer: true, worker: true, localRedis: true }, env));
+      await serveUntilSignal(await startStack({ producer: true, worker: true, localRedis: true, localAuth: true }, env));
       return ExitCode.ok;
     }
     case 'producer':
@@ -101,7 +107,7 @@ async function run(argv: string[]): Promise<number> {
       await serveUntilSignal(await startStack({ producer: false, worker: true, localRedis: false }, process.env));
       return ExitCode.ok;
     case 'submit':
-      return submit(apiClient(values.api), need('a directory or s3://bucket/prefix'), {
+      return submit(apiClient(values.api, values['api-key']), need('a directory or s3://bucket/prefix'), {
         task: values.task ?? 'inspect',
         wait: values.wait,
         options: parseJsonObject(values.options, '--options'),
@@ -109,12 +115,12 @@ async function run(argv: string[]): Promise<number> {
         batchId: values['batch-id'],
       });
     case 'status': {
-      const status = await apiClient(values.api).batchStatus(need('a batch id'));
+      const status = await apiClient(values.api, values['api-key']).batchStatus(need('a batch id'));
       process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : `${status.id} ${status.state}\n${progressLine(status)}\n`);
       return ExitCode.ok;
     }
     case 'results':
-      return exportResults(apiClient(values.api), need('a batch id'), values.format, values.out);
+      return exportResults(apiClient(values.api, values['api-key']), need('a batch id'), values.format, values.out);
     case 'models': {
       const [action, ...args] = rest;
       if (action === 'make-tiny') return makeTiny(args[0] ?? 'data/models/tiny', values.seed, values.size);
@@ -129,6 +135,8 @@ async function run(argv: string[]): Promise<number> {
       throw new CliError(`engine needs build [--backend cpu|cuda|vulkan]\n${USAGE}`, ExitCode.usage);
     case 'demo':
       return demo(rest[0], values.task ?? 'tagging');
+    case 'keys':
+      return keys(rest[0], rest.slice(1), { name: values.name, scope: values.scope });
     default:
       throw new CliError(`Unknown command ${JSON.stringify(command)}\n${USAGE}`, ExitCode.usage);
   }

@@ -6,7 +6,10 @@ import type { ProducerDeps } from './deps.js';
 import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
 import { uploadRoutes } from './routes/uploads.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, metricsRoute } from './routes/health.js';
+import { ApiError } from './http-errors.js';
+import { installAuth } from './http/auth.js';
+import { refuseCrossOrigin, registerHeaders, registerRateLimit, serverTimeouts } from './http/hardening.js';
 import { QueueSampler } from './queue-sampler.js';
 import { Reconciler } from './reconciler.js';
 
@@ -33,18 +36,22 @@ export interface ProducerApp {
 }
 
 /**
- * The HTTP API. Boot order: multipart parser, error handler, then routes; the caller
- * listens (or uses app.inject in tests).
+ * The HTTP API. Boot order: security headers and CORS, multipart parser, error handler, the open
+ * health routes, then the guarded scope (cross-origin refusal, API keys, rate limit) with every
+ * /v1 route and /metrics; the caller listens (or uses app.inject in tests).
  */
 export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // A misspelt field must be a 400, not silently stripped (Fastify's default is removeAdditional: true).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    ...serverTimeouts(deps.config),
   });
   const lister = new BatchLister(deps);
+  await registerHeaders(app, deps.config);
   await app.register(multipart);
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, request, reply) => {
+    if (error instanceof ApiError) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
     if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
     const status = error.statusCode ?? 500;
     if (status === 413) return reply.code(413).send({ error: 'too_large', message: error.message });
@@ -60,8 +67,14 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     return reply.code(status).send({ error: 'internal', message: 'internal error; see the producer log' });
   });
   await app.register(healthRoutes(deps));
-  await app.register(batchRoutes(deps, lister));
-  await app.register(uploadRoutes(deps, lister));
+  await app.register(async (guarded) => {
+    refuseCrossOrigin(guarded, deps.config);
+    installAuth(guarded, { enabled: deps.config.auth, keys: deps.apiKeys });
+    await registerRateLimit(guarded, deps.config, deps.redis);
+    await guarded.register(batchRoutes(deps, lister));
+    await guarded.register(uploadRoutes(deps, lister));
+    if (deps.config.producerMetricsPort === undefined) await guarded.register(metricsRoute(deps));
+  });
   const sampler = new QueueSampler(deps, deps.config.queueSampleMs);
   sampler.start();
   const reconciler = new Reconciler(deps.background, lister, deps.logger.child({ component: 'reconciler' }), {

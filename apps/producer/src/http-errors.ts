@@ -8,3 +8,15 @@ export function badRequest(reply: FastifyReply, message: string) {
 export function notFound(reply: FastifyReply, what: string) {
   return reply.code(404).send({ error: 'not_found', message: `${what} not found` });
 }
+
+/** An error a hook or handler throws to answer with its status and { error: code, message }. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}

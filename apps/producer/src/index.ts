@@ -6,3 +6,4 @@ export * from './run-producer.js';
 export { safeFileName } from './routes/uploads.js';
 export * from './queue-sampler.js';
 export * from './reconciler.js';
+export * from './source-policy.js';

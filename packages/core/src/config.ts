@@ -78,11 +78,13 @@ function optionalHttpUrl(raw: string, variable: string): string | undefined {
   return raw === '' ? undefined : urlWithProtocol('http:', 'https:')(raw, variable);
 }
 
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 /** s3://bucket/prefix, or a local directory (made absolute). */
 function storeLocation(raw: string, variable: string): string {
   if (raw.startsWith('s3://')) {
     const bucket = raw.slice(5).split('/')[0];
-    if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    if (!bucket || !BUCKET_NAME.test(bucket)) {
       throw new ConfigError(variable, 's3://<bucket>/<prefix> with a valid bucket name, or a directory', raw);
     }
     return raw.replace(/\/+$/, '');
@@ -99,6 +101,29 @@ function directoryList(raw: string): string[] {
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
     .map((entry) => resolve(entry));
+}
+
+/** Bucket names, or ['*'] for any; empty = the configuration's own buckets (see allowedBuckets). */
+function bucketList(raw: string, variable: string): string[] {
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (entries.includes('*')) return ['*'];
+  const bad = entries.find((entry) => !BUCKET_NAME.test(entry));
+  if (bad !== undefined) throw new ConfigError(variable, 'a comma-separated list of bucket names, or *', raw);
+  return entries;
+}
+
+function originList(raw: string, variable: string): string[] {
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const entry of entries) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== entry.replace(/\/+$/, '')) throw new ConfigError(variable, 'a comma-separated list of origins such as https://app.example.com', raw);
+  }
+  return entries.map((entry) => entry.replace(/\/+$/, ''));
 }
 
 function byteSize(max: number) {
@@ -132,10 +157,22 @@ export const settings = {
   s3RequestTimeoutMs: setting('S3_REQUEST_TIMEOUT_MS', '30000', 'Timeout of one S3 request: to connect (at most 5 s of it), until the answer starts, and for any pause while a body streams; the SDK tries a timed-out request 3 times', integer(100, 3_600_000)),
   resultsUrl: setting('RESULTS_URL', './data/results', 'Where results and manifests go: s3://bucket/prefix or a directory', storeLocation),
   uploadsUrl: setting('UPLOADS_URL', './data/uploads', 'Where POST /v1/images stores uploads: s3://bucket/prefix or a directory', storeLocation),
-  localSourceRoots: setting('LOCAL_SOURCE_ROOTS', '', 'Comma-separated directories a batch may read from the local disk (empty = local sources disabled; `imagefleet up` allows the working directory)', directoryList),
+  localSourceRoots: setting('LOCAL_SOURCE_ROOTS', '', 'Comma-separated directories a batch may read from the local disk (empty = local sources disabled; `imagefleet up` allows the working directory). The uploads and results directories are never a source', directoryList),
+  allowedSourceBuckets: setting('ALLOWED_SOURCE_BUCKETS', '', 'Comma-separated buckets a batch may read (`*` = any); empty = the buckets of RESULTS_URL and UPLOADS_URL. The results and uploads prefixes themselves are never a source', bucketList),
   host: setting('HOST', '127.0.0.1', 'API listen address', text),
   port: setting('PORT', '8080', 'API listen port', integer(0, 65535)),
   workerPort: setting('WORKER_PORT', '9464', 'Worker /healthz, /readyz and /metrics port (0 = any free port, logged); `imagefleet up` serves them on the API port instead', integer(0, 65535)),
+  auth: setting('AUTH', 'on', 'API keys on every /v1 route and the API port\'s /metrics (on, off); `imagefleet up` and `demo` default to off when HOST is loopback and no key exists, and say so', boolean),
+  producerMetricsPort: setting('PRODUCER_METRICS_PORT', '', 'A port for the producer\'s /metrics without a key (internal network only, for Prometheus); empty = /metrics on the API port behind a key with the metrics scope', (raw, variable) =>
+    raw === '' ? undefined : integer(0, 65535)(raw, variable),
+  ),
+  corsOrigins: setting('CORS_ORIGINS', '', 'Comma-separated browser origins allowed to call the API (CORS); empty = none, and any request with another Origin is refused', originList),
+  rateLimitMax: setting('RATE_LIMIT_MAX', '600', 'Requests one API key (or one IP address without a key) may make per RATE_LIMIT_WINDOW_MS, counted in Redis across producers; more = 429 with Retry-After', integer(1, 10_000_000)),
+  rateLimitWindowMs: setting('RATE_LIMIT_WINDOW_MS', '60000', 'The rate limit window', integer(1000, 86_400_000)),
+  httpHeadersTimeoutMs: setting('HTTP_HEADERS_TIMEOUT_MS', '10000', 'Time a client has to send the request headers (a slow client is cut off)', integer(1000, 600_000)),
+  httpRequestTimeoutMs: setting('HTTP_REQUEST_TIMEOUT_MS', '120000', 'Time a client has to send a whole request, body included (uploads)', integer(1000, 3_600_000)),
+  httpConnectionTimeoutMs: setting('HTTP_CONNECTION_TIMEOUT_MS', '60000', 'A connection with no traffic for this long is closed', integer(1000, 3_600_000)),
+  httpKeepAliveTimeoutMs: setting('HTTP_KEEP_ALIVE_TIMEOUT_MS', '72000', 'How long an idle keep-alive connection stays open (above common load-balancer idle timeouts)', integer(1000, 3_600_000)),
   gpuSampleMs: setting('GPU_SAMPLE_MS', '5000', 'How often workers read GPU metrics from nvidia-smi (0 = never)', integer(0, 3_600_000)),
   queueSampleMs: setting('QUEUE_SAMPLE_MS', '5000', 'How often the producer samples queue depth and batch progress for /metrics', integer(250, 3_600_000)),
   workerConcurrency: setting('WORKER_CONCURRENCY', '4', 'Jobs a worker process holds at once (download, prepare and analyse overlap)', integer(1, 1024)),
@@ -190,5 +227,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     const raw = env[spec.variable];
     config[name] = spec.parse(raw === undefined ? spec.default : raw, spec.variable);
   }
-  return { ...(config as Config), ...overrides };
+  const loaded = { ...(config as Config), ...overrides };
+  if (loaded.httpHeadersTimeoutMs > loaded.httpRequestTimeoutMs) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `at most HTTP_REQUEST_TIMEOUT_MS (${loaded.httpRequestTimeoutMs})`, String(loaded.httpHeadersTimeoutMs));
+  }
+  return loaded;
+}
+
+/** The buckets a batch may read: ALLOWED_SOURCE_BUCKETS, else those of RESULTS_URL and UPLOADS_URL; '*' = any. */
+export function allowedSourceBuckets(config: Pick<Config, 'allowedSourceBuckets' | 'resultsUrl' | 'uploadsUrl'>): string[] {
+  if (config.allowedSourceBuckets.length > 0) return config.allowedSourceBuckets;
+  const own = [config.resultsUrl, config.uploadsUrl].filter((url) => url.startsWith('s3://')).map((url) => url.slice(5).split('/')[0]!);
+  return [...new Set(own)];
 }

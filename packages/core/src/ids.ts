@@ -18,9 +18,13 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The same request (task, source, options) always names the same batch: re-posting it is idempotent. */
-export function deriveBatchId(request: { task: string; source: unknown; options?: unknown }): string {
-  return `b${sha256Hex(canonicalJson({ task: request.task, source: request.source, options: request.options ?? {} })).slice(0, 24)}`;
+/**
+ * The same request (task, source, options) of the same tenant (API key id; none with AUTH=off)
+ * always names the same batch: re-posting it is idempotent, and another tenant's identical
+ * request names another batch, so ids cannot be computed or claimed across tenants.
+ */
+export function deriveBatchId(request: { task: string; source: unknown; options?: unknown; tenant?: string }): string {
+  return `b${sha256Hex(canonicalJson({ task: request.task, source: request.source, options: request.options ?? {}, tenant: request.tenant })).slice(0, 24)}`;
 }
 
 /** Job ids are derived from batch id + key, so an input is enqueued once per batch. BullMQ ids may not contain ':'. */

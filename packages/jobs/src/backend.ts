@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@imagefleet/core';
+import { ApiKeyStore } from './api-keys.js';
 import { BatchRegistry } from './batch-registry.js';
 import { JobQueues, type JobQueueOps } from './job-queues.js';
 import { createQueues, type Queues } from './queues.js';
@@ -9,6 +10,8 @@ import { createFailFastRedis, createRedis } from './redis.js';
 export interface JobBackend {
   redis: Redis;
   batches: BatchRegistry;
+  /** API keys (hashed tokens, scopes, revocation). */
+  apiKeys: ApiKeyStore;
   /** Queue operations without BullMQ (enqueue, finalize, remove, state, counts). */
   jobs: JobQueueOps;
   /** The BullMQ queues themselves; prefer `jobs`. */
@@ -33,6 +36,7 @@ export function createJobBackend(config: Config, connectionName: string, options
   return {
     redis,
     batches: new BatchRegistry(redis, config.queuePrefix, config.batchTtlSeconds, { failFast }),
+    apiKeys: new ApiKeyStore(redis, config.queuePrefix, { failFast }),
     jobs: new JobQueues(queues, redis, { failFast }),
     queues,
     async close() {

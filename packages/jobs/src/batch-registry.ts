@@ -17,6 +17,8 @@ export interface BatchRequest {
   webhook?: string;
   /** Where results and the manifest go, fixed at creation so every worker writes to the same place. */
   resultsUrl: string;
+  /** The API key id that created it; none when created with AUTH=off (then every caller sees it). */
+  tenant?: string;
 }
 
 export interface BatchRecord extends BatchRequest {
@@ -151,6 +153,7 @@ export class BatchRegistry {
       createdAt: now.toISOString(),
     };
     if (request.webhook) fields.webhook = request.webhook;
+    if (request.tenant) fields.tenant = request.tenant;
     const pairs = Object.entries(fields).flat();
     return this.run(async () => (await this.scripts.createBatch([this.batchKey(request.id), this.indexKey], [request.id, now.getTime(), ...pairs])) === 1);
   }
@@ -170,6 +173,7 @@ export class BatchRegistry {
       options: JSON.parse(hash.options ?? '{}') as Record<string, unknown>,
       webhook: hash.webhook,
       resultsUrl: hash.resultsUrl ?? '',
+      tenant: hash.tenant,
       total: toNumber(hash.total),
       completed: toNumber(hash.completed),
       failed: toNumber(hash.failed),

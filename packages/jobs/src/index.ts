@@ -9,3 +9,4 @@ export * from './job-queues.js';
 export * from './work-job.js';
 export * from './consumers.js';
 export * from './failed-lines.js';
+export * from './api-keys.js';

@@ -27,7 +27,7 @@ export async function demo(dir: string | undefined, task: string): Promise<numbe
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     LOCAL_SOURCE_ROOTS: process.env.LOCAL_SOURCE_ROOTS ?? samples,
   };
-  const stack = await startStack({ producer: true, worker: true, localRedis: true }, env, { logToStderr: true });
+  const stack = await startStack({ producer: true, worker: true, localRedis: true, localAuth: true }, env, { logToStderr: true });
   try {
     process.stdout.write(`imagefleet demo: ${task} over ${samples} (Redis ${stack.config.redisUrl}, results in ${stack.config.resultsUrl})\n`);
     if (!stack.config.modelPath && task !== 'inspect') {
@@ -36,7 +36,7 @@ export async function demo(dir: string | undefined, task: string): Promise<numbe
           '      the answers are schema-valid noise. For real tags: imagefleet models pull (see README), then set MODEL_PATH and MMPROJ_PATH.\n',
       );
     }
-    return await submit(new ApiClient(stack.producer!.url), samples, { task, wait: true, batchId: `demo_${Date.now()}` });
+    return await submit(new ApiClient(stack.producer!.url, process.env.IMAGEFLEET_API_KEY), samples, { task, wait: true, batchId: `demo_${Date.now()}` });
   } finally {
     await stack.stop();
   }

@@ -1,13 +1,16 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { BATCH_ID_PATTERN, deriveBatchId } from '@imagefleet/core';
+import { BATCH_ID_PATTERN } from '@imagefleet/core';
 import { toBatchStatus } from '@imagefleet/jobs';
 import { resultLayout, streamResultLines } from '@imagefleet/storage';
 import { getTask, taskNames } from '@imagefleet/tasks';
 import type { ProducerDeps } from '../deps.js';
 import type { BatchLister } from '../lister.js';
 import { SourceError, parseSource, resolveSourceStore } from '../source.js';
-import { badRequest, notFound } from '../http-errors.js';
+import { checkSourceAllowed } from '../source-policy.js';
+import { ApiError, badRequest, notFound } from '../http-errors.js';
+import { callerOf } from '../http/auth.js';
+import { requestFingerprint, visibleBatch } from '../tenancy.js';
 
 interface CreateBatchBody {
   task: string;
@@ -28,6 +31,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
     app.post<{ Body: CreateBatchBody }>(
       '/v1/batches',
       {
+        config: { scope: 'submit' },
         bodyLimit: 16 * 1024 * 1024,
         schema: {
           body: {
@@ -53,6 +57,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
         let sourceStore;
         try {
           source = parseSource(request.body.source);
+          checkSourceAllowed(source, deps.config);
           sourceStore = await resolveSourceStore(source, deps.config.localSourceRoots);
         } catch (error) {
           if (error instanceof SourceError) return badRequest(reply, error.message);
@@ -62,8 +67,17 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
           const reachable = await deps.stores.open(sourceStore).ping().then(() => undefined, (error: Error) => error.message);
           if (reachable) return badRequest(reply, `source bucket cannot be read: ${reachable}`);
         }
-        const batchId = request.body.batchId ?? deriveBatchId({ task: taskName, source, options });
-        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, resultsUrl: deps.config.resultsUrl });
+        const tenant = callerOf(request).tenant;
+        const fingerprint = requestFingerprint({ task: taskName, source, options, tenant });
+        const batchId = request.body.batchId ?? fingerprint;
+        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, resultsUrl: deps.config.resultsUrl, tenant });
+        if (!created) {
+          // A chosen id may not name someone else's batch, nor another request of one's own.
+          const existing = await deps.batches.get(batchId);
+          if (existing && requestFingerprint(existing) !== fingerprint) {
+            throw new ApiError(409, 'conflict', `batchId ${batchId} is taken by a different request; choose another or leave batchId out`);
+          }
+        }
         // A re-post of an unfinished listing resumes it (the lister lock keeps it single).
         lister.start(batchId);
         request.log.info({ batchId, task: taskName, created }, created ? 'batch created' : 'batch already exists');
@@ -71,14 +85,14 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
       },
     );
 
-    app.get<{ Params: { id: string } }>('/v1/batches/:id', { schema: { params: idParams } }, async (request, reply) => {
-      const batch = await deps.batches.get(request.params.id);
+    app.get<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'read' }, schema: { params: idParams } }, async (request, reply) => {
+      const batch = await visibleBatch(deps.batches, callerOf(request), request.params.id);
       if (!batch) return notFound(reply, `batch ${request.params.id}`);
       return toBatchStatus(batch);
     });
 
-    app.get<{ Params: { id: string } }>('/v1/batches/:id/results', { schema: { params: idParams } }, async (request, reply) => {
-      const batch = await deps.batches.get(request.params.id);
+    app.get<{ Params: { id: string } }>('/v1/batches/:id/results', { config: { scope: 'read' }, schema: { params: idParams } }, async (request, reply) => {
+      const batch = await visibleBatch(deps.batches, callerOf(request), request.params.id);
       if (!batch) return notFound(reply, `batch ${request.params.id}`);
       const store = deps.stores.open(batch.resultsUrl);
       const finished = batch.state === 'completed' || batch.state === 'completed_with_errors';
@@ -87,7 +101,8 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
       return reply.type('application/x-ndjson').send(body);
     });
 
-    app.delete<{ Params: { id: string } }>('/v1/batches/:id', { schema: { params: idParams } }, async (request, reply) => {
+    app.delete<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'submit' }, schema: { params: idParams } }, async (request, reply) => {
+      if (!(await visibleBatch(deps.batches, callerOf(request), request.params.id))) return notFound(reply, `batch ${request.params.id}`);
       const outcome = await deps.batches.cancel(request.params.id);
       if (outcome === 'missing') return notFound(reply, `batch ${request.params.id}`);
       // Jobs no worker has taken yet are removed; running ones see the cancelled state and skip themselves.

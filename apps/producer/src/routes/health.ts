@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pingRedis } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
 
-/** /healthz: the process is up. /readyz: Redis and the result/upload stores answer. /metrics: Prometheus. */
+/** /healthz: the process is up. /readyz: Redis and the result/upload stores answer. Both open to anyone. */
 export function healthRoutes(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get('/healthz', async () => ({ status: 'ok' }));
@@ -21,8 +21,13 @@ export function healthRoutes(deps: ProducerDeps) {
       if (Object.keys(failures).length > 0) return reply.code(503).send({ status: 'unavailable', failures });
       return { status: 'ready' };
     });
+  };
+}
 
-    app.get('/metrics', async (_request, reply) => {
+/** /metrics (Prometheus) on the API port: behind a key with the metrics scope. */
+export function metricsRoute(deps: Pick<ProducerDeps, 'metrics'>) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.get('/metrics', { config: { scope: 'metrics' } }, async (_request, reply) => {
       const body = await deps.metrics.metrics();
       return reply.type(deps.metrics.contentType).send(body);
     });

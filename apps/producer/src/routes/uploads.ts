@@ -6,6 +6,11 @@ import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from '../deps.js';
 import type { BatchLister } from '../lister.js';
 import { badRequest, notFound } from '../http-errors.js';
+import { callerOf } from '../http/auth.js';
+import { visibleBatch } from '../tenancy.js';
+
+/** Multipart limits of an upload: one file, a few short fields. */
+const FIELD_MAX_BYTES = 1024 * 1024;
 
 /** A safe single path segment from an uploaded file name. */
 export function safeFileName(name: string | undefined): string {
@@ -17,15 +22,16 @@ export function safeFileName(name: string | undefined): string {
 /** POST /v1/images stores an upload and enqueues it as a one-input batch; GET /v1/jobs/:id reports it. */
 export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post('/v1/images', async (request, reply) => {
+    app.post('/v1/images', { config: { scope: 'submit' } }, async (request, reply) => {
       if (!request.isMultipart()) return badRequest(reply, 'body must be multipart/form-data with a "file" part and a "task" field');
       let file: { name: string; bytes: Buffer } | undefined;
       const fields: Record<string, string> = {};
-      for await (const part of request.parts({ limits: { fileSize: deps.config.uploadMaxBytes, files: 1, fields: 10 } })) {
+      for await (const part of request.parts({ limits: { fileSize: deps.config.uploadMaxBytes, files: 1, fields: 10, parts: 11, fieldSize: FIELD_MAX_BYTES, fieldNameSize: 100, headerPairs: 20 } })) {
         if (part.type === 'file') {
           if (part.fieldname !== 'file') return badRequest(reply, `unexpected file field "${part.fieldname}"; send the image as "file"`);
           file = { name: part.filename, bytes: await part.toBuffer() };
         } else {
+          if (part.valueTruncated) return badRequest(reply, `${part.fieldname} must be at most ${FIELD_MAX_BYTES} bytes`);
           fields[part.fieldname] = String(part.value);
         }
       }
@@ -56,6 +62,7 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
         sourceStore: deps.config.uploadsUrl,
         options,
         resultsUrl: deps.config.resultsUrl,
+        tenant: callerOf(request).tenant,
       });
       lister.start(batchId);
       const jobId = deriveJobId(batchId, key);
@@ -65,11 +72,11 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
 
     app.get<{ Params: { id: string } }>(
       '/v1/jobs/:id',
-      { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: `^[A-Za-z0-9_]{1,64}-[0-9a-f]{24}$` } } } } },
+      { config: { scope: 'read' }, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: `^[A-Za-z0-9_]{1,64}-[0-9a-f]{24}$` } } } } },
       async (request, reply) => {
         const jobId = request.params.id;
         const batchId = batchIdOfJob(jobId)!;
-        const batch = await deps.batches.get(batchId);
+        const batch = await visibleBatch(deps.batches, callerOf(request), batchId);
         if (!batch) return notFound(reply, `job ${jobId}`);
         const outcome = await deps.batches.outcome(batchId, jobId);
         if (outcome) {
