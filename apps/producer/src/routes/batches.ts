@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { BATCH_ID_PATTERN, deriveBatchId } from '@imagefleet/core';
+import { BATCH_ID_PATTERN, WebhookRefusedError, checkWebhookUrl, deriveBatchId, newWebhookSecret, webhookPolicyOf } from '@imagefleet/core';
 import { toBatchStatus } from '@imagefleet/jobs';
 import { resultLayout, streamResultLines } from '@imagefleet/storage';
 import { getTask, taskNames } from '@imagefleet/tasks';
@@ -38,7 +38,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
               task: { type: 'string', enum: taskNames() },
               source: { type: 'object' },
               options: { type: 'object' },
-              webhook: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+              webhook: { type: 'string', maxLength: 2048 },
               batchId: { type: 'string', pattern: BATCH_ID_PATTERN },
             },
           },
@@ -46,6 +46,14 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
       },
       async (request, reply) => {
         const { task: taskName, options = {}, webhook } = request.body;
+        if (webhook !== undefined) {
+          try {
+            checkWebhookUrl(webhook, webhookPolicyOf(deps.config));
+          } catch (error) {
+            if (error instanceof WebhookRefusedError) return badRequest(reply, error.message);
+            throw error;
+          }
+        }
         const task = getTask(taskName)!;
         const optionsProblem = task.validateOptions(options);
         if (optionsProblem) return badRequest(reply, optionsProblem);
@@ -63,11 +71,13 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
           if (reachable) return badRequest(reply, `source bucket cannot be read: ${reachable}`);
         }
         const batchId = request.body.batchId ?? deriveBatchId({ task: taskName, source, options });
-        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, resultsUrl: deps.config.resultsUrl });
+        const webhookSecret = webhook === undefined ? undefined : newWebhookSecret();
+        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, webhookSecret, resultsUrl: deps.config.resultsUrl });
         // A re-post of an unfinished listing resumes it (the lister lock keeps it single).
         lister.start(batchId);
         request.log.info({ batchId, task: taskName, created }, created ? 'batch created' : 'batch already exists');
-        return reply.code(202).send({ batchId, created });
+        // The signing secret is shown once, to the request that created the batch.
+        return reply.code(202).send(created && webhookSecret ? { batchId, created, webhookSecret } : { batchId, created });
       },
     );
 
