@@ -169,7 +169,7 @@ describe('recovery promises of the README, on real Redis, S3 and worker processe
       });
     });
     const hookUrl = await listen(receiver);
-    const f = await startTestFleet(services, stores, prefixes, { WEBHOOK_ATTEMPTS: '4', WEBHOOK_TIMEOUT_MS: '1000', QUEUE_SAMPLE_MS: '250' });
+    const f = await startTestFleet(services, stores, prefixes, { WEBHOOK_ATTEMPTS: '4', WEBHOOK_TIMEOUT_MS: '1000', QUEUE_SAMPLE_MS: '250', WEBHOOK_ALLOW_PRIVATE: 'true' });
     try {
       f.startWorker();
       const source = { keys: hookKeys, bucket: 'hooks' };
@@ -179,8 +179,8 @@ describe('recovery promises of the README, on real Redis, S3 and worker processe
         const status = await waitForBatchEnd(f.producer, batchId, 60_000);
         assert.deepEqual([status.state, status.total, status.completed], ['completed', 3, 3], batchId);
       }
-      // Both finalize jobs completed (each delivers before it completes) and nothing is pending:
-      // every delivery attempt that will ever be made has been made.
+      // Both finalize jobs completed (each queues its delivery before it completes) and nothing is
+      // pending, delayed retries included: every delivery attempt that will ever be made has been made.
       await waitForIdleFleet(producerMetrics(f.producer), { jobs: 2 * hookKeys.length });
       const answers = (path: string) => calls.filter((call) => call.path === path).map((call) => call.answer);
       assert.deepEqual(answers('/retried'), ['hang', 'reset', '503', '200']);

@@ -106,7 +106,8 @@ describe('end to end on real Redis, S3 and worker processes', () => {
       });
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-    const f = await fleet();
+    // The receiver is on loopback, which webhooks may reach only when allowed.
+    const f = await fleet({ WEBHOOK_ALLOW_PRIVATE: 'true' });
     try {
       f.startWorkers(2);
       const webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/done`;
@@ -118,8 +119,8 @@ describe('end to end on real Redis, S3 and worker processes', () => {
       );
       assertCompleteManifest(await f.manifest(batchId));
       await waitFor(() => received.length > 0, 10_000, 'webhook');
-      // "Exactly one": once no job is waiting, active or delayed and the finalize job has completed
-      // (it delivers the webhook before completing), no further delivery can come.
+      // "Exactly one": once no job is waiting, active or delayed in any queue (finalize queues the
+      // delivery before it completes), no further delivery can come.
       await waitForIdleFleet(producerMetrics(f.producer), { jobs: GOOD + 4 });
       assert.equal(received.length, 1, `webhook deliveries: ${JSON.stringify(received)}`);
       // Both workers took part, and between them recorded one outcome per input, with its code.
@@ -129,11 +130,13 @@ describe('end to end on real Redis, S3 and worker processes', () => {
       for (const line of f.workers.flatMap((worker) => worker.lines).filter((l) => l.msg.startsWith('job '))) {
         assert.ok(line.jobId && line.batchId === batchId, JSON.stringify(line));
       }
-      const payload = received[0] as { event: string; batch: { id: string; failed: number }; manifest: string };
+      const payload = received[0] as { event: string; batch: { id: string; failed: number }; results: string };
       assert.equal(payload.event, 'batch.finished');
       assert.equal(payload.batch.id, batchId);
       assert.equal(payload.batch.failed, 4);
-      assert.match(payload.manifest, new RegExp(`${batchId}/manifest.jsonl$`));
+      // The API path of the results, never the storage location behind it.
+      assert.equal(payload.results, `/v1/batches/${batchId}/results`);
+      assert.doesNotMatch(JSON.stringify(payload), /s3:\/\/|manifest\.jsonl/);
     } finally {
       await f.close();
       hook.close();

@@ -34,6 +34,9 @@ export function metricsAt(url: string): () => Promise<string> {
   return async () => (await fetch(`${url.replace(/\/$/, '')}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
 }
 
+/** The queues of input jobs (not finalize, not webhooks). */
+const INPUT_QUEUES = new Set(['images', 'vlm']);
+
 /** States in which a job still has work ahead of it. */
 const PENDING = new Set(['wait', 'waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
@@ -41,10 +44,10 @@ const PENDING = new Set(['wait', 'waiting', 'active', 'delayed', 'prioritized', 
  * Waits until one sample of the producer's queue depths (imagefleet_queue_jobs; run the fleet with
  * a short QUEUE_SAMPLE_MS) shows at least `jobs` input jobs finished (completed or failed, in the
  * images and vlm queues) and no job waiting, active or delayed in any queue. The sampler reads the
- * input queues before the finalize queue, and the last input's job enqueues finalize before it
- * completes; a finalize job delivers its webhook before it completes. So once this holds, the
- * batches' finalize jobs and webhooks are done, and nothing more happens without a new request:
- * counts taken afterwards are final.
+ * input queues, then finalize, then webhooks; the last input's job enqueues finalize before it
+ * completes, and a finalize job enqueues its webhook delivery before it completes. So once this
+ * holds, the batches' finalize jobs and webhook deliveries are done, and nothing more happens
+ * without a new request: counts taken afterwards are final.
  */
 export async function waitForIdleFleet(readMetrics: () => Promise<string>, options: { jobs: number; timeoutMs?: number }): Promise<{ finishedJobs: number }> {
   let last: Sample[] = [];
@@ -53,7 +56,7 @@ export async function waitForIdleFleet(readMetrics: () => Promise<string>, optio
   await waitFor(async () => {
     last = samplesOf(await readMetrics(), 'imagefleet_queue_jobs');
     const pending = total((sample) => PENDING.has(sample.labels.state ?? ''));
-    finished = total((sample) => sample.labels.queue !== 'finalize' && (sample.labels.state === 'completed' || sample.labels.state === 'failed'));
+    finished = total((sample) => INPUT_QUEUES.has(sample.labels.queue ?? '') && (sample.labels.state === 'completed' || sample.labels.state === 'failed'));
     return pending === 0 && finished >= options.jobs;
   }, options.timeoutMs ?? 30_000, `an idle fleet with ${options.jobs} input jobs finished`).catch((error: Error) => {
     throw new Error(`${error.message}; last queue sample: ${JSON.stringify(last.map((sample) => [sample.labels.queue, sample.labels.state, sample.value]))}`);

@@ -54,8 +54,8 @@ after(async () => {
   }
 });
 
-async function batchOf(id: string, keys: string[], sourceStore = dir): Promise<(key: string) => ImageJobData> {
-  await deps.batches.create({ id, task: 'inspect', source: { keys, bucket: 'x' }, sourceStore, resultsUrl: config.resultsUrl });
+async function batchOf(id: string, keys: string[], sourceStore = dir, webhook?: string): Promise<(key: string) => ImageJobData> {
+  await deps.batches.create({ id, task: 'inspect', source: { keys, bucket: 'x' }, sourceStore, resultsUrl: config.resultsUrl, webhook, webhookSecret: webhook && 'whsec_dGVzdA==' });
   await deps.batches.recordPage(id, { enqueued: keys.length, skipped: 0, after: undefined, cursor: 'end' });
   await deps.batches.finishListing(id);
   return (key) => ({ batchId: id, task: 'inspect', source: { store: sourceStore, key }, results: config.resultsUrl });
@@ -113,4 +113,16 @@ test('a stale attempt whose input already has an outcome changes nothing', async
   assert.deepEqual(await process(workJob(jobId, { ...data('ok.jpg'), source: { store: dir, key: 'ok-copy.jpg' } }, { token: 'second' })), { status: 'duplicate' });
   assert.deepEqual(await readResult('p4', 'ok.jpg'), before);
   assert.deepEqual(await deps.batches.outcome('p4', jobId), { status: 'ok', key: 'ok.jpg' });
+});
+
+test('finalize queues the webhook delivery (once per batch) instead of delivering it', async () => {
+  const data = await batchOf('p5', ['ok.jpg'], dir, 'https://hooks.example.com/p5');
+  await createImageProcessor(deps)(workJob(deriveJobId('p5', 'ok.jpg'), data('ok.jpg')));
+  const finalize = createFinalizeProcessor(deps);
+  await finalize(workJob('finalize-p5', { batchId: 'p5' }));
+  assert.equal((await deps.batches.get('p5'))?.state, 'completed');
+  assert.equal((await deps.batches.get('p5'))?.webhookState, 'pending');
+  // A re-run on the finished batch (its webhook still pending) queues it again: the same one job.
+  await finalize(workJob('finalize-p5', { batchId: 'p5' }));
+  assert.deepEqual(queues.webhookTriggers, ['p5']);
 });

@@ -48,7 +48,7 @@ const badBatches: [string, unknown, RegExp][] = [
   ['missing bucket', { task: 'inspect', source: { s3: { bucket: 'does-not-exist' } } }, /source bucket cannot be read/],
   ['relative local path', { task: 'inspect', source: { local: { path: 'photos' } } }, /source\.local\.path must be an absolute directory path/],
   ['local path outside roots', { task: 'inspect', source: { local: { path: '/etc' } } }, /source\.local\.path must be inside one of LOCAL_SOURCE_ROOTS/],
-  ['bad webhook', { task: 'inspect', source: { s3: { bucket: 'photos' } }, webhook: 'ftp://x' }, /body\/webhook must match pattern/],
+  ['bad webhook', { task: 'inspect', source: { s3: { bucket: 'photos' } }, webhook: 'ftp://x' }, /^webhook must be an http or https URL/],
   ['unknown field', { task: 'inspect', source: { s3: { bucket: 'photos' } }, colour: 'red' }, /must NOT have additional properties/],
   ['custom with an open schema', { task: 'custom', source: { s3: { bucket: 'photos' } }, options: { prompt: 'Count apples', schema: { type: 'object' } } }, /options\.schema\.properties must list the object's fields/],
   ['tagging with a bad option', { task: 'tagging', source: { s3: { bucket: 'photos' } }, options: { maxTags: 1000 } }, /options\.maxTags must be an integer from 1 to 32/],

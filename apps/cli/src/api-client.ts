@@ -26,9 +26,9 @@ export class ApiClient {
     return response;
   }
 
-  async createBatch(body: unknown): Promise<{ batchId: string; created: boolean }> {
+  async createBatch(body: unknown): Promise<{ batchId: string; created: boolean; webhookSecret?: string }> {
     const response = await this.request('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return (await response.json()) as { batchId: string; created: boolean };
+    return (await response.json()) as { batchId: string; created: boolean; webhookSecret?: string };
   }
 
   async batchStatus(batchId: string): Promise<BatchStatus> {

@@ -1,13 +1,12 @@
-import type { FinalizeJobData, Logger } from '@imagefleet/core';
-import { toBatchStatus, type BatchRecord, type WorkJob } from '@imagefleet/jobs';
-import { resultLayout } from '@imagefleet/storage';
+import type { FinalizeJobData } from '@imagefleet/core';
+import type { WorkJob } from '@imagefleet/jobs';
 import type { WorkerDeps } from './deps.js';
 import { storePendingResults, writeManifest } from './manifest.js';
-import { deliverWebhook } from './webhook.js';
 
 /**
  * Finishes a batch once every input has an outcome: stores result objects still waiting in Redis,
- * writes manifest.jsonl from the recorded outcomes, marks the batch finished, fires the webhook.
+ * writes manifest.jsonl from the recorded outcomes, marks the batch finished, queues the webhook
+ * (delivered by its own queue's consumers, so a slow receiver never holds up another batch).
  * Idempotent and resumable: any failure leaves the batch running with its manifest absent or
  * complete, and a re-run (BullMQ's retries, then the reconciler) starts over. A skipped run (not
  * all inputs done yet, already finished) does nothing.
@@ -18,7 +17,7 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
     const log = deps.logger.child({ jobId: job.id, batchId });
     const batch = await deps.batches.get(batchId);
     if (batch && (batch.state === 'completed' || batch.state === 'completed_with_errors')) {
-      if (batch.webhook && batch.webhookState === 'pending') await sendWebhook(deps, batch, log);
+      if (batch.webhook && batch.webhookState === 'pending') await deps.jobs.enqueueWebhook(batchId);
       return;
     }
     if (!batch || batch.state !== 'running') {
@@ -44,23 +43,11 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
         return;
       }
       log.info({ state, total: batch.total, failed: batch.failed, lines, stored, manifestMs: Math.round(performance.now() - started) }, 'batch finished');
-      // Counters cannot move once every input has an outcome: the record read above is final.
-      if (batch.webhook) await sendWebhook(deps, { ...batch, state, finishedAt: finishedAt.toISOString() }, log);
+      if (batch.webhook) await deps.jobs.enqueueWebhook(batchId);
     } catch (error) {
       log.warn({ err: error, attempt: job.attemptsMade + 1 }, 'finalize failed; it is retried');
       await deps.batches.note(batchId, { finalizeError: (error as Error).message ?? String(error) }).catch(() => undefined);
       throw error;
     }
   };
-}
-
-/** Delivers the batch.finished webhook (retries inside; never throws) and notes that it was tried. */
-async function sendWebhook(deps: WorkerDeps, batch: BatchRecord, log: Logger): Promise<void> {
-  const manifest = `${batch.resultsUrl}/${resultLayout.manifestKey(batch.id)}`;
-  const delivered = await deliverWebhook(batch.webhook!, { event: 'batch.finished', batch: toBatchStatus(batch), manifest }, {
-    attempts: deps.config.webhookAttempts,
-    timeoutMs: deps.config.webhookTimeoutMs,
-    backoffMs: deps.config.jobBackoffMs,
-  }, log);
-  await deps.batches.note(batch.id, { webhookState: delivered ? 'delivered' : 'failed' }).catch((error: unknown) => log.warn({ err: error }, 'could not note the webhook delivery'));
 }

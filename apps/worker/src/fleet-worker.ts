@@ -3,6 +3,7 @@ import type { ImageJobData } from '@imagefleet/core';
 import type { WorkerDeps } from './deps.js';
 import { createImageProcessor, type ImageJobReturn } from './process-image.js';
 import { createFinalizeProcessor } from './finalize.js';
+import { createWebhookProcessor } from './webhook-processor.js';
 import { recordResult } from './result-writer.js';
 
 /** Tries to record the outcome of a job BullMQ failed for good, before leaving it to the reconciler. */
@@ -10,7 +11,8 @@ const RECORD_FAILED_ATTEMPTS = 5;
 
 /**
  * The queue consumers of one worker process: image jobs with WORKER_CONCURRENCY in flight (model
- * jobs too when this worker runs an engine), and batch finalization one at a time.
+ * jobs too when this worker runs an engine), batch finalization one at a time, and webhook
+ * deliveries (WEBHOOK_CONCURRENCY).
  */
 export class FleetWorker {
   private readonly consumers: Consumers;
@@ -22,6 +24,7 @@ export class FleetWorker {
       {
         image: createImageProcessor(deps),
         finalize: createFinalizeProcessor(deps),
+        webhook: createWebhookProcessor(deps),
         imageFailed: (job, error) => this.onImageFailed(job, error),
         error: (error, queue) => deps.logger.error({ err: error, queue }, 'queue worker error'),
       },
@@ -33,6 +36,7 @@ export class FleetWorker {
         imageConcurrency: config.workerConcurrency,
         // Model jobs: hold more than the engine has slots, so fetch and prepare overlap inference.
         vlmConcurrency: engine ? Math.max(config.workerConcurrency, engine.plannedSlots * 2) : undefined,
+        webhookConcurrency: config.webhookConcurrency,
       },
     );
   }

@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parseWebhookAllowlist } from './webhook-policy.js';
 
 /** A configuration value that failed validation; its message is one line naming the variable. */
 export class ConfigError extends Error {
@@ -190,8 +191,17 @@ export const settings = {
   listerLockMs: setting('LISTER_LOCK_MS', '30000', 'Lock of the producer listing a batch; when that producer dies, another one (or the restarted one) takes the listing over once the lock expires', integer(1000, 3_600_000)),
   reconcileIntervalMs: setting('RECONCILE_INTERVAL_MS', '5000', 'How often the leading producer checks unfinished batches: resumes listings whose producer died, (re)starts finalize, records inputs failed without an outcome', integer(100, 3_600_000)),
   finalizeRetryMs: setting('FINALIZE_RETRY_MS', '30000', 'How long after a failed finalize (e.g. the manifest write failing) the reconciler starts it again', integer(0, 86_400_000)),
-  webhookAttempts: setting('WEBHOOK_ATTEMPTS', '5', 'Deliveries tried per batch webhook', integer(1, 50)),
+  webhookAttempts: setting('WEBHOOK_ATTEMPTS', '5', 'Deliveries tried per batch webhook (a failed one is retried with exponential backoff from JOB_BACKOFF_MS)', integer(1, 50)),
   webhookTimeoutMs: setting('WEBHOOK_TIMEOUT_MS', '10000', 'Timeout of one webhook delivery', integer(100, 600_000)),
+  webhookConcurrency: setting('WEBHOOK_CONCURRENCY', '16', 'Webhook deliveries a worker process makes at once (their own queue: a slow receiver never delays a batch)', integer(1, 1024)),
+  webhookAllowPrivate: setting('WEBHOOK_ALLOW_PRIVATE', 'false', 'Allow webhooks to loopback, private, link-local and other non-public addresses (refused by default)', boolean),
+  webhookAllowlist: setting('WEBHOOK_ALLOWLIST', '', 'Comma-separated hosts and CIDRs webhooks may reach even when not public (e.g. `hooks.internal,10.1.0.0/16`)', (raw, variable) => {
+    try {
+      return parseWebhookAllowlist(raw);
+    } catch (error) {
+      throw new ConfigError(variable, `host names, IP addresses or CIDRs separated by commas (${(error as Error).message})`, raw);
+    }
+  }),
   engine: setting('ENGINE', 'auto', 'Vision engine of a worker: auto (server when a llama-server is found, else llama), server (a managed llama-server child process), llama (llama.node in a child process: zero-build fallback, slow on CPU), openai (an external OpenAI-compatible server), none (model-free tasks only)', oneOf('auto', 'server', 'llama', 'openai', 'none')),
   llamaServerBin: setting('LLAMA_SERVER_BIN', '', 'llama-server binary for ENGINE=server; empty = the one `imagefleet engine build` cached under ENGINE_CACHE_DIR', (raw) => (raw === '' ? undefined : resolve(raw))),
   engineCacheDir: setting('ENGINE_CACHE_DIR', './data/engine', 'Where `imagefleet engine build` keeps llama-server builds (<commit>-<backend>/bin/llama-server)', (raw) => resolve(raw)),

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './schemas.js';
 export * from './ids.js';
+export * from './webhook-policy.js';

@@ -24,6 +24,11 @@ export interface FinalizeJobData {
   batchId: string;
 }
 
+/** A batch's webhook delivery: everything else (URL, secret, status) is read from the batch at delivery. */
+export interface WebhookJobData {
+  batchId: string;
+}
+
 export type BatchState = 'listing' | 'running' | 'completed' | 'completed_with_errors' | 'cancelled';
 
 export interface BatchStatus {

@@ -32,7 +32,7 @@ export interface JobBackendOptions {
 export function createJobBackend(config: Config, connectionName: string, options: JobBackendOptions = {}): JobBackend {
   const failFast = options.failFast === true;
   const redis = failFast ? createFailFastRedis(config.redisUrl, connectionName) : createRedis(config.redisUrl, connectionName);
-  const queues = createQueues(redis, config.queuePrefix, { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs }, throttled(options.onError));
+  const queues = createQueues(redis, config.queuePrefix, { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs, webhookAttempts: config.webhookAttempts }, throttled(options.onError));
   return {
     redis,
     batches: new BatchRegistry(redis, config.queuePrefix, config.batchTtlSeconds, { failFast }),

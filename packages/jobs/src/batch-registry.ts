@@ -15,6 +15,8 @@ export interface BatchRequest {
   sourceStore: string;
   options?: Record<string, unknown>;
   webhook?: string;
+  /** Standard Webhooks signing secret (whsec_...) of this batch's webhook; never in a status or a log. */
+  webhookSecret?: string;
   /** Where results and the manifest go, fixed at creation so every worker writes to the same place. */
   resultsUrl: string;
   /** The API key id that created it; none when created with AUTH=off (then every caller sees it). */
@@ -154,6 +156,7 @@ export class BatchRegistry {
     };
     if (request.webhook) fields.webhook = request.webhook;
     if (request.tenant) fields.tenant = request.tenant;
+    if (request.webhookSecret) fields.webhookSecret = request.webhookSecret;
     const pairs = Object.entries(fields).flat();
     return this.run(async () => (await this.scripts.createBatch([this.batchKey(request.id), this.indexKey], [request.id, now.getTime(), ...pairs])) === 1);
   }
@@ -172,6 +175,7 @@ export class BatchRegistry {
       sourceStore: hash.sourceStore ?? '',
       options: JSON.parse(hash.options ?? '{}') as Record<string, unknown>,
       webhook: hash.webhook,
+      webhookSecret: hash.webhookSecret,
       resultsUrl: hash.resultsUrl ?? '',
       tenant: hash.tenant,
       total: toNumber(hash.total),

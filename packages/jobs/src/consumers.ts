@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { FinalizeJobData, ImageJobData } from '@imagefleet/core';
-import { FINALIZE_QUEUE, IMAGE_QUEUE, VLM_QUEUE } from './queues.js';
+import type { FinalizeJobData, ImageJobData, WebhookJobData } from '@imagefleet/core';
+import { FINALIZE_QUEUE, IMAGE_QUEUE, VLM_QUEUE, WEBHOOK_QUEUE } from './queues.js';
 import { FailJob, PostponeJob, type FailedJob, type WorkJob } from './work-job.js';
 
 export interface ConsumerOptions {
@@ -13,11 +13,15 @@ export interface ConsumerOptions {
   imageConcurrency: number;
   /** Consume the model queue too, with this concurrency (workers with a vision engine). */
   vlmConcurrency?: number;
+  /** Webhook deliveries at once (default 1), when there is a webhook handler. */
+  webhookConcurrency?: number;
 }
 
 export interface ConsumerHandlers<R> {
   image(job: WorkJob<ImageJobData>): Promise<R>;
   finalize(job: WorkJob<FinalizeJobData>): Promise<void>;
+  /** Consume the webhooks queue too: deliver one batch's webhook. */
+  webhook?(job: WorkJob<WebhookJobData>): Promise<void>;
   /** BullMQ failed an image job for good, whatever the reason (must not throw). */
   imageFailed(job: FailedJob<ImageJobData>, error: Error): Promise<void>;
   error(error: Error, queue: string): void;
@@ -68,7 +72,7 @@ function processorFor<T, R>(handler: (job: WorkJob<T>) => Promise<R>) {
   };
 }
 
-/** The queue consumers of one worker process: image jobs (and model jobs), and finalize one at a time. */
+/** The queue consumers of one worker process: image jobs (and model jobs), finalize one at a time, webhook deliveries. */
 export function startConsumers<R>(connection: Redis, handlers: ConsumerHandlers<R>, options: ConsumerOptions): Consumers {
   const common = {
     connection,
@@ -89,7 +93,8 @@ export function startConsumers<R>(connection: Redis, handlers: ConsumerHandlers<
       handlers.imageFailed({ id: job.id, data: job.data, attemptsMade: job.attemptsMade }, error).catch((thrown: unknown) => handlers.error(thrown as Error, worker.name));
     });
   }
-  const all = [...imageWorkers, finalize];
+  const all: Worker[] = [...imageWorkers, finalize];
+  if (handlers.webhook) all.push(new Worker<WebhookJobData, void>(WEBHOOK_QUEUE, processorFor(handlers.webhook), { ...common, concurrency: options.webhookConcurrency ?? 1 }));
   for (const worker of all) worker.on('error', (error) => handlers.error(error, worker.name));
   return {
     async waitUntilReady() {

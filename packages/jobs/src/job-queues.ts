@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ImageJobData } from '@imagefleet/core';
-import { finalizeJobId, type Queues, type TaskKind } from './queues.js';
+import { finalizeJobId, webhookJobId, type Queues, type TaskKind } from './queues.js';
 import { runFailFast } from './redis.js';
 
 /** One input to enqueue: its derived job id and what the worker needs. */
@@ -36,12 +36,15 @@ export const QUEUE_STATES = ['wait', 'active', 'delayed', 'prioritized', 'comple
 export type QueueCountState = (typeof QUEUE_STATES)[number];
 
 /**
- * What apps do with queues, without BullMQ: enqueue a page, (re)trigger a batch's finalize, remove
+ * What apps do with queues, without BullMQ: enqueue a page, (re)trigger a batch's finalize, queue
+ * its webhook delivery, remove
  * a batch's waiting jobs, read a job's state, count jobs, find failed jobs of a batch.
  */
 export interface JobQueueOps {
   enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void>;
   ensureFinalize(batchId: string, options?: { retryFailedAfterMs?: number; now?: number }): Promise<FinalizeTrigger>;
+  /** Queues the batch's webhook delivery; once per batch (a second call while one exists adds nothing). */
+  enqueueWebhook(batchId: string): Promise<void>;
   removeBatchJobs(batchId: string): Promise<number>;
   imageJob(jobId: string): Promise<ImageJobInfo | undefined>;
   counts(): Promise<{ queue: string; counts: Record<QueueCountState, number> }[]>;
@@ -91,6 +94,11 @@ export class JobQueues implements JobQueueOps {
     });
   }
 
+  /** The fixed id makes BullMQ ignore a second add while the first job is kept (a day, see webhookJobOptions). */
+  async enqueueWebhook(batchId: string): Promise<void> {
+    await this.run(() => this.queues.webhooks.add('webhook', { batchId }, { jobId: webhookJobId(batchId) }));
+  }
+
   /** Removes the batch's jobs that no worker has taken yet; active ones see the cancelled state and stop. */
   async removeBatchJobs(batchId: string): Promise<number> {
     let removed = 0;
@@ -125,7 +133,7 @@ export class JobQueues implements JobQueueOps {
   async counts(): Promise<{ queue: string; counts: Record<QueueCountState, number> }[]> {
     return this.run(() =>
       Promise.all(
-        [this.queues.images, this.queues.vlm, this.queues.finalize].map(async (queue) => ({
+        [this.queues.images, this.queues.vlm, this.queues.finalize, this.queues.webhooks].map(async (queue) => ({
           queue: queue.name,
           counts: (await queue.getJobCounts(...QUEUE_STATES)) as Record<QueueCountState, number>,
         })),

@@ -1,11 +1,13 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { FinalizeJobData, ImageJobData } from '@imagefleet/core';
+import type { FinalizeJobData, ImageJobData, WebhookJobData } from '@imagefleet/core';
 
 export const IMAGE_QUEUE = 'images';
 export const FINALIZE_QUEUE = 'finalize';
 /** Model tasks wait here, so workers without a vision engine never take them. */
 export const VLM_QUEUE = 'vlm';
+/** Batch webhook deliveries: apart from finalize, so a slow receiver never holds up another batch. */
+export const WEBHOOK_QUEUE = 'webhooks';
 
 export type TaskKind = 'pixels' | 'model';
 
@@ -39,6 +41,19 @@ export function finalizeJobOptions(policy: JobPolicy): DefaultJobOptions {
   };
 }
 
+/**
+ * Webhook delivery: `attempts` deliveries with exponential backoff. A completed or failed one is
+ * kept a day, so that a finalize re-run within that time cannot deliver a second time.
+ */
+export function webhookJobOptions(policy: { attempts: number; backoffMs: number }): DefaultJobOptions {
+  return {
+    attempts: policy.attempts,
+    backoff: { type: 'exponential', delay: policy.backoffMs },
+    removeOnComplete: { age: 24 * 3600 },
+    removeOnFail: { age: 24 * 3600 },
+  };
+}
+
 /** The BullMQ queues. Only packages/jobs touches them; apps go through JobQueues. */
 export interface Queues {
   images: Queue<ImageJobData>;
@@ -46,28 +61,35 @@ export interface Queues {
   /** The queue a task of this kind goes to. */
   forKind(kind: TaskKind): Queue<ImageJobData>;
   finalize: Queue<FinalizeJobData>;
+  webhooks: Queue<WebhookJobData>;
   close(): Promise<void>;
 }
 
 /**
- * `onError` gets the queues' connection errors (Redis gone, reconnecting); without a listener
- * BullMQ prints each one to stderr.
+ * `webhookAttempts` (default: `attempts`): deliveries tried per batch webhook. `onError` gets the
+ * queues' connection errors (Redis gone, reconnecting); without a listener BullMQ prints each one
+ * to stderr.
  */
-export function createQueues(connection: Redis, prefix: string, policy: JobPolicy, onError?: (error: Error, queue: string) => void): Queues {
+export function createQueues(connection: Redis, prefix: string, policy: JobPolicy & { webhookAttempts?: number }, onError?: (error: Error, queue: string) => void): Queues {
   const images = new Queue<ImageJobData>(IMAGE_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
   const vlm = new Queue<ImageJobData>(VLM_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
   const finalize = new Queue<FinalizeJobData>(FINALIZE_QUEUE, { connection, prefix, defaultJobOptions: finalizeJobOptions(policy) });
-  if (onError) for (const queue of [images, vlm, finalize]) queue.on('error', (error) => onError(error, queue.name));
+  const webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection, prefix, defaultJobOptions: webhookJobOptions({ attempts: policy.webhookAttempts ?? policy.attempts, backoffMs: policy.backoffMs }) });
+  if (onError) for (const queue of [images, vlm, finalize, webhooks]) queue.on('error', (error) => onError(error, queue.name));
   return {
     images,
     vlm,
     finalize,
+    webhooks,
     forKind: (kind) => (kind === 'model' ? vlm : images),
     async close() {
-      await Promise.all([images.close(), vlm.close(), finalize.close()]);
+      await Promise.all([images.close(), vlm.close(), finalize.close(), webhooks.close()]);
     },
   };
 }
 
 /** The finalize job's fixed id: one per batch. */
 export const finalizeJobId = (batchId: string): string => `finalize-${batchId}`;
+
+/** The webhook job's fixed id: one delivery per batch. */
+export const webhookJobId = (batchId: string): string => `webhook-${batchId}`;

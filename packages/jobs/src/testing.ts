@@ -11,6 +11,7 @@ import type { WorkJob } from './work-job.js';
 export class MemoryJobQueues implements JobQueueOps {
   readonly enqueued: { kind: TaskKind; spec: ImageJobSpec }[] = [];
   readonly finalizeTriggers: string[] = [];
+  readonly webhookTriggers: string[] = [];
   readonly failed = new Map<string, FailedImageJob>();
 
   async enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void> {
@@ -20,6 +21,10 @@ export class MemoryJobQueues implements JobQueueOps {
   async ensureFinalize(batchId: string): Promise<FinalizeTrigger> {
     this.finalizeTriggers.push(batchId);
     return 'added';
+  }
+
+  async enqueueWebhook(batchId: string): Promise<void> {
+    if (!this.webhookTriggers.includes(batchId)) this.webhookTriggers.push(batchId);
   }
 
   async removeBatchJobs(batchId: string): Promise<number> {

@@ -24,7 +24,7 @@ export interface SubmitOptions {
 }
 
 export async function submit(client: ApiClient, target: string, options: SubmitOptions): Promise<number> {
-  const { batchId, created } = await client.createBatch({
+  const { batchId, created, webhookSecret } = await client.createBatch({
     task: options.task,
     source: sourceFromTarget(target),
     ...(options.options ? { options: options.options } : {}),
@@ -32,6 +32,7 @@ export async function submit(client: ApiClient, target: string, options: SubmitO
     ...(options.batchId ? { batchId: options.batchId } : {}),
   });
   process.stdout.write(`batch ${batchId} ${created ? 'submitted' : 'already exists (same request): following it'}\n`);
+  if (webhookSecret) process.stdout.write(`webhook signing secret (shown once; verify deliveries with it): ${webhookSecret}\n`);
   if (!options.wait) return ExitCode.ok;
   const status = await waitForBatch(client, batchId, new ProgressPrinter(process.stdout));
   process.stdout.write(await batchSummary(client, status));

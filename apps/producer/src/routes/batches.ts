@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { BATCH_ID_PATTERN } from '@imagefleet/core';
+import { BATCH_ID_PATTERN, WebhookRefusedError, checkWebhookUrl, newWebhookSecret, webhookPolicyOf } from '@imagefleet/core';
 import { toBatchStatus } from '@imagefleet/jobs';
 import { resultLayout, streamResultLines } from '@imagefleet/storage';
 import { getTask, taskNames } from '@imagefleet/tasks';
@@ -42,7 +42,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
               task: { type: 'string', enum: taskNames() },
               source: { type: 'object' },
               options: { type: 'object' },
-              webhook: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+              webhook: { type: 'string', maxLength: 2048 },
               batchId: { type: 'string', pattern: BATCH_ID_PATTERN },
             },
           },
@@ -50,6 +50,14 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
       },
       async (request, reply) => {
         const { task: taskName, options = {}, webhook } = request.body;
+        if (webhook !== undefined) {
+          try {
+            checkWebhookUrl(webhook, webhookPolicyOf(deps.config));
+          } catch (error) {
+            if (error instanceof WebhookRefusedError) return badRequest(reply, error.message);
+            throw error;
+          }
+        }
         const task = getTask(taskName)!;
         const optionsProblem = task.validateOptions(options);
         if (optionsProblem) return badRequest(reply, optionsProblem);
@@ -70,7 +78,8 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
         const tenant = callerOf(request).tenant;
         const fingerprint = requestFingerprint({ task: taskName, source, options, tenant });
         const batchId = request.body.batchId ?? fingerprint;
-        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, resultsUrl: deps.config.resultsUrl, tenant });
+        const webhookSecret = webhook === undefined ? undefined : newWebhookSecret();
+        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, webhookSecret, resultsUrl: deps.config.resultsUrl, tenant });
         if (!created) {
           // A chosen id may not name someone else's batch, nor another request of one's own.
           const existing = await deps.batches.get(batchId);
@@ -81,7 +90,8 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
         // A re-post of an unfinished listing resumes it (the lister lock keeps it single).
         lister.start(batchId);
         request.log.info({ batchId, task: taskName, created }, created ? 'batch created' : 'batch already exists');
-        return reply.code(202).send({ batchId, created });
+        // The signing secret is shown once, to the request that created the batch.
+        return reply.code(202).send(created && webhookSecret ? { batchId, created, webhookSecret } : { batchId, created });
       },
     );
 
