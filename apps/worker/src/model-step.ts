@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ImagefleetError, type Logger } from '@imagefleet/core';
 import { encodeJpeg, type PreparedImage } from '@imagefleet/imaging';
-import { compileSchema, describeErrors, type ModelTask, type ModelTaskResult, type SchemaValidator } from '@imagefleet/tasks';
+import { cachedValidator, describeErrors, type ModelTask, type ModelTaskResult } from '@imagefleet/tasks';
 import type { CrashRecord, EngineSupervisor } from '@imagefleet/engine';
 
 export interface ModelStepPolicy {
@@ -9,17 +9,13 @@ export interface ModelStepPolicy {
   msPerToken: number;
 }
 
-const validators = new Map<string, SchemaValidator>();
-
-function validatorFor(schema: Record<string, unknown>): SchemaValidator {
-  const key = JSON.stringify(schema);
-  let validate = validators.get(key);
-  if (!validate) {
-    if (validators.size > 256) validators.clear();
-    validate = compileSchema(schema);
-    validators.set(key, validate);
+/** The task's answer validator (compiled once per schema, a failed compile included); a schema Ajv refuses fails the job for good. */
+function validatorFor(schema: Record<string, unknown>) {
+  try {
+    return cachedValidator(schema);
+  } catch (error) {
+    throw new ImagefleetError('invalid_job', `The task's schema cannot be compiled: ${(error as Error).message}`, { cause: error });
   }
-  return validate;
 }
 
 /** Seeds derive from the job id: a rerun of the same job reproduces its answer. */

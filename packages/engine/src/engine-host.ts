@@ -201,6 +201,13 @@ export class EngineHost implements VisionEngine {
           case 'failed':
             // The host exits next: from now on requests wait for its successor.
             this.markFailing(child);
+            if (message.rejected) {
+              // llama.cpp refused this request's schema: it fails alone (permanent, charged no
+              // crash), and the requests in flight with it go to the successor, charged nothing.
+              failure = { started: new Set(), outOfMemory: false };
+              this.fail(message.id, new ImagefleetError('engine_rejected', `The engine refused this request: ${message.message}`, { cause: new EngineHostError(message.message, message.stack) }));
+              break;
+            }
             failure = { started: new Set(message.started), outOfMemory: message.outOfMemory };
             this.fail(
               message.id,

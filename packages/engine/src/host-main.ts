@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, rmSync } from 'node:fs';
 import { loadModel, type LlamaCompletionOptions, type LlamaContextWrapper } from '@fugood/llama.node';
 import type { HostAnalyzeRequest, HostAnalyzeResult, HostLoadOptions, HostMessage, ParentMessage } from './protocol.js';
-import { OUT_OF_MEMORY } from './out-of-memory.js';
+import { GRAMMAR_REJECTED, OUT_OF_MEMORY } from './out-of-memory.js';
 
 let context: LlamaContextWrapper | undefined;
 let parallel = false;
@@ -47,7 +47,7 @@ const running = new Set<number>();
 function failAndExit(id: number, message: string, outOfMemory: boolean, stack?: string): void {
   failing = true;
   running.delete(id);
-  send({ type: 'failed', id, message, stack, outOfMemory, started: [...running] });
+  send({ type: 'failed', id, message, stack, outOfMemory, rejected: !outOfMemory && GRAMMAR_REJECTED.test(message), started: [...running] });
   // The delay lets the message (and any 'declined' answers) leave before the channel closes.
   setTimeout(() => process.exit(3), 50);
 }

@@ -37,9 +37,10 @@ export type HostMessage =
   /**
    * The request failed inside llama.cpp; the host exits after sending this (its context is
    * unusable). `started`: the other requests it had handed to the model, which die with it; any
-   * other request sent to it was never started.
+   * other request sent to it was never started. `rejected`: llama.cpp refused this request's
+   * schema (its grammar); the request is at fault, not the engine, and the others are innocent.
    */
-  | { type: 'failed'; id: number; message: string; stack?: string; outOfMemory: boolean; started: number[] }
+  | { type: 'failed'; id: number; message: string; stack?: string; outOfMemory: boolean; rejected: boolean; started: number[] }
   /**
    * The host had already failed (it is exiting) when this request arrived, so it never started it:
    * the worker sends it again to the restarted host, and the request is not charged for the crash.

@@ -1,6 +1,8 @@
 import type { ModelTask } from './model-task.js';
 import { unknownOption } from './task.js';
-import { UnboundedSchemaError, boundSchema, type JsonSchema } from './json-schema.js';
+import { cachedValidator, type JsonSchema } from './json-schema.js';
+import { UnboundedSchemaError } from './schema-errors.js';
+import { boundSchema } from './schema-bounds.js';
 
 const MAX_PROMPT = 4000;
 
@@ -20,16 +22,23 @@ export const customTask: ModelTask = {
       return 'options.maxTokens must be an integer from 16 to 4096';
     }
     if (options.schema === undefined) return 'options.schema is required (a JSON Schema for the answer)';
+    let bounded: JsonSchema;
     try {
-      boundSchema(options.schema, undefined, 'options.schema');
+      bounded = boundSchema(options.schema, 'options.schema');
     } catch (error) {
       if (error instanceof UnboundedSchemaError) return error.message;
       throw error;
     }
+    // The worker checks every answer with this validator: a schema Ajv cannot compile is refused now.
+    try {
+      cachedValidator(bounded);
+    } catch (error) {
+      return `options.schema cannot be compiled: ${(error as Error).message}`;
+    }
     return undefined;
   },
   prompt: (options) => `${String(options.prompt)}\nAnswer with JSON only.`,
-  schema: (options): JsonSchema => boundSchema(options.schema, undefined, 'options.schema'),
+  schema: (options): JsonSchema => boundSchema(options.schema, 'options.schema'),
   maxOutputTokens: (options) => (options.maxTokens as number | undefined) ?? 512,
   warnings: () => [],
   describe: (result) => JSON.stringify(result.output).slice(0, 120),
