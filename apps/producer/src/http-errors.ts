@@ -8,3 +8,8 @@ export function badRequest(reply: FastifyReply, message: string) {
 export function notFound(reply: FastifyReply, what: string) {
   return reply.code(404).send({ error: 'not_found', message: `${what} not found` });
 }
+
+/** An upload whose bytes are not an image the fleet decodes. */
+export function unsupportedMediaType(reply: FastifyReply, message: string) {
+  return reply.code(415).send({ error: 'not_an_image', message });
+}

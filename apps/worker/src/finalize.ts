@@ -33,9 +33,11 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
     const started = performance.now();
     try {
       const store = deps.stores.open(batch.resultsUrl);
-      const stored = await storePendingResults(deps, batch, store);
+      const { stored, unstorable } = await storePendingResults(deps, batch, store, log);
+      // A refused result object turned an ok outcome into a failure: the counters moved.
+      const failed = unstorable > 0 ? ((await deps.batches.get(batchId))?.failed ?? batch.failed) : batch.failed;
       const lines = await writeManifest(deps, batch, store);
-      const state = batch.failed > 0 ? 'completed_with_errors' : 'completed';
+      const state = failed > 0 ? 'completed_with_errors' : 'completed';
       const finishedAt = new Date();
       const finished = await deps.batches.markFinished(batchId, state, finishedAt, { webhook: batch.webhook !== undefined });
       if (finished === 'pending_results') throw new Error('a result object was recorded while the manifest was written; finalizing again');
@@ -43,9 +45,9 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
         log.info({ result: finished }, 'finalize: batch not finished');
         return;
       }
-      log.info({ state, total: batch.total, failed: batch.failed, lines, stored, manifestMs: Math.round(performance.now() - started) }, 'batch finished');
+      log.info({ state, total: batch.total, failed, lines, stored, unstorable, manifestMs: Math.round(performance.now() - started) }, 'batch finished');
       // Counters cannot move once every input has an outcome: the record read above is final.
-      if (batch.webhook) await sendWebhook(deps, { ...batch, state, finishedAt: finishedAt.toISOString() }, log);
+      if (batch.webhook) await sendWebhook(deps, { ...batch, completed: batch.completed - (failed - batch.failed), failed, state, finishedAt: finishedAt.toISOString() }, log);
     } catch (error) {
       log.warn({ err: error, attempt: job.attemptsMade + 1 }, 'finalize failed; it is retried');
       await deps.batches.note(batchId, { finalizeError: (error as Error).message ?? String(error) }).catch(() => undefined);

@@ -1,10 +1,14 @@
 import type { Redis } from 'ioredis';
-import type { BatchSource, BatchState, ResultLine } from '@imagefleet/core';
+import { skipReasons, type BatchSource, type BatchState, type ResultLine, type SkipReason, type SkippedLine } from '@imagefleet/core';
 import { RedisLock } from './locks.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
 import { runFailFast } from './redis.js';
 
-export type OutcomeStatus = 'ok' | 'failed';
+/** unstorable: recorded, then the store refused its result object for good (counted as failed). */
+export type OutcomeStatus = 'ok' | 'failed' | 'unstorable';
+
+/** Skipped inputs whose key and reason the batch keeps for its manifest (all are counted). */
+export const SKIPPED_KEYS_KEPT = 1000;
 
 /** What a batch was asked to do; stored once at creation. */
 export interface BatchRequest {
@@ -25,6 +29,8 @@ export interface BatchRecord extends BatchRequest {
   completed: number;
   failed: number;
   skipped: number;
+  /** Skipped inputs per reason (batches listed before reasons were kept: all 'not_an_image_name'). */
+  skippedReasons: Partial<Record<SkipReason, number>>;
   cursor: string | undefined;
   createdAt: string;
   finishedAt: string | null;
@@ -65,6 +71,20 @@ export interface BatchSnapshot {
   total: number;
   done: number;
   listerActive: boolean;
+}
+
+/** The 'skipped:<reason>' counters of a batch hash; what they do not account for predates them. */
+function skippedReasonsOf(hash: Record<string, string>): Partial<Record<SkipReason, number>> {
+  const reasons: Partial<Record<SkipReason, number>> = {};
+  let counted = 0;
+  for (const reason of skipReasons) {
+    const count = Number(hash[`skipped:${reason}`] ?? 0);
+    if (count > 0) reasons[reason] = count;
+    counted += count;
+  }
+  const older = Number(hash.skipped ?? 0) - counted;
+  if (older > 0) reasons.not_an_image_name = (reasons.not_an_image_name ?? 0) + older;
+  return reasons;
 }
 
 function toNumber(value: string | undefined): number {
@@ -121,6 +141,10 @@ export class BatchRegistry {
     return `${this.prefix}:batch:${id}:pending`;
   }
 
+  private skippedKey(id: string): string {
+    return `${this.prefix}:batch:${id}:skipped`;
+  }
+
   private get indexKey(): string {
     return `${this.prefix}:batches`;
   }
@@ -174,6 +198,7 @@ export class BatchRegistry {
       completed: toNumber(hash.completed),
       failed: toNumber(hash.failed),
       skipped: toNumber(hash.skipped),
+      skippedReasons: skippedReasonsOf(hash),
       cursor: hash.cursor,
       createdAt: hash.createdAt ?? new Date(0).toISOString(),
       finishedAt: hash.finishedAt ?? null,
@@ -186,6 +211,11 @@ export class BatchRegistry {
       storageError: hash.storageError,
       webhookState: hash.webhookState,
     };
+  }
+
+  /** The options the batch was created with, as stored (JSON), or undefined when the batch is gone. Jobs do not carry them. */
+  async optionsJson(id: string): Promise<string | undefined> {
+    return this.run(async () => (await this.redis.hget(this.batchKey(id), 'options')) ?? undefined);
   }
 
   async state(id: string): Promise<BatchState | undefined> {
@@ -201,10 +231,16 @@ export class BatchRegistry {
   /**
    * Adds one listed page to the counters and moves the resume cursor, if the cursor is still
    * `after` (the page's start): a second lister that recorded the page first makes this
-   * 'cursor_moved'. 'not_listing' when cancelled or already fully listed.
+   * 'cursor_moved'. 'not_listing' when cancelled or already fully listed. `skippedInputs` (their
+   * count is in `skipped`) are counted per reason, and the first SKIPPED_KEYS_KEPT kept for the manifest.
    */
-  async recordPage(id: string, page: { enqueued: number; skipped: number; after: string | undefined; cursor: string }): Promise<RecordPageResult> {
-    const result = await this.run(() => this.scripts.recordPage([this.batchKey(id)], [page.enqueued, page.skipped, page.after ?? '', page.cursor]));
+  async recordPage(
+    id: string,
+    page: { enqueued: number; skipped: number; after: string | undefined; cursor: string; skippedInputs?: { key: string; reason: SkipReason }[] },
+  ): Promise<RecordPageResult> {
+    const skipped = (page.skippedInputs ?? []).flatMap(({ key, reason }) => [reason, JSON.stringify({ key, status: 'skipped', reason } satisfies SkippedLine)]);
+    const args = [page.enqueued, page.skipped, page.after ?? '', page.cursor, SKIPPED_KEYS_KEPT, ...skipped];
+    const result = await this.run(() => this.scripts.recordPage([this.batchKey(id), this.skippedKey(id)], args));
     return result === 1 ? 'recorded' : result === -1 ? 'cursor_moved' : 'not_listing';
   }
 
@@ -235,6 +271,23 @@ export class BatchRegistry {
       this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId, `${status}\t${key}`, counter, 'none', '']),
     )) as [number, number, number];
     return { added: added === 1, complete: complete === 1 };
+  }
+
+  /**
+   * The store refuses this outcome's result object for good: it becomes 'unstorable' (failed) and
+   * leaves the pending hash. False when nothing was pending for it.
+   */
+  async markUnstorable(id: string, jobId: string): Promise<boolean> {
+    return this.run(async () => (await this.scripts.markUnstorable([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId])) === 1);
+  }
+
+  /** The skipped inputs the batch kept (at most SKIPPED_KEYS_KEPT), a page at a time. */
+  async *skippedLines(id: string, pageSize = 500): AsyncGenerator<string[]> {
+    for (let start = 0; ; start += pageSize) {
+      const page = await this.run(() => this.redis.lrange(this.skippedKey(id), start, start + pageSize - 1));
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) return;
+    }
   }
 
   /** The recorded line of an outcome whose object is not stored yet, or undefined. */
@@ -291,7 +344,7 @@ export class BatchRegistry {
   async markFinished(id: string, state: 'completed' | 'completed_with_errors', now = new Date(), options: { webhook?: boolean } = {}): Promise<FinishResult> {
     const result = await this.run(() =>
       this.scripts.markFinished(
-        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey],
+        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id)],
         [id, state, now.toISOString(), this.ttlSeconds, options.webhook ? 'pending' : ''],
       ),
     );
@@ -301,7 +354,7 @@ export class BatchRegistry {
   /** 'cancelled' on success, 'finished' if it already ended, 'missing' if unknown. */
   async cancel(id: string, now = new Date()): Promise<'cancelled' | 'finished' | 'missing'> {
     const result = await this.run(() =>
-      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey], [id, now.toISOString(), this.ttlSeconds]),
+      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id)], [id, now.toISOString(), this.ttlSeconds]),
     );
     return result === 1 ? 'cancelled' : result === 0 ? 'finished' : 'missing';
   }

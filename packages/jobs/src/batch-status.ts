@@ -40,6 +40,7 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
     completed: record.completed,
     failed: record.failed,
     skipped: record.skipped,
+    skippedReasons: record.skippedReasons,
     createdAt: record.createdAt,
     finishedAt: record.finishedAt,
     throughput,
