@@ -15,23 +15,35 @@ async function* once<T>(items: T[]): AsyncGenerator<T[]> {
 /**
  * Stores the result objects of outcomes recorded while the store was failing (or whose worker died
  * between recording and storing), each with retries. Resumable: each is cleared once stored. One
- * the store refuses for good becomes a result_unstorable failure (it never holds the batch back).
+ * the store refuses for good becomes a result_unstorable failure, and so does one whose writes kept
+ * failing for STORAGE_OUTAGE_WINDOW_MS (e.g. a path s3rver cannot create): it never holds the batch back.
  */
-export async function storePendingResults(deps: WorkerDeps, batch: BatchRecord, store: BlobStore, log: Logger): Promise<{ stored: number; unstorable: number }> {
+export async function storePendingResults(deps: WorkerDeps, batch: BatchRecord, store: BlobStore, log: Logger, now = Date.now()): Promise<{ stored: number; unstorable: number }> {
+  const since = batch.resultWriteFailingSince;
+  const givingUp = since !== undefined && now - since >= deps.config.storageOutageWindowMs;
   const counts = { stored: 0, unstorable: 0 };
-  for await (const page of deps.batches.pendingLines(batch.id)) {
-    const writes = mapOrdered(once(page), CONCURRENCY, async ([jobId, text]) => {
-      const { refused } = await withStorageRetries(() => putResultLine(store, batch.id, text));
-      if (!refused) {
-        await deps.batches.resultStored(batch.id, jobId);
-        return 'stored' as const;
-      }
-      log.warn({ err: refused, jobId }, 'the results store refuses this result object; the input fails as result_unstorable');
-      await deps.batches.markUnstorable(batch.id, jobId);
-      return 'unstorable' as const;
-    });
-    for await (const outcome of writes) counts[outcome]++;
+  try {
+    for await (const page of deps.batches.pendingLines(batch.id)) {
+      const writes = mapOrdered(once(page), CONCURRENCY, async ([jobId, text]) => {
+        const { refused } = await withStorageRetries(() => putResultLine(store, batch.id, text)).catch((error: unknown) => {
+          if (!givingUp) throw error;
+          return { refused: error };
+        });
+        if (!refused) {
+          await deps.batches.resultStored(batch.id, jobId);
+          return 'stored' as const;
+        }
+        log.warn({ err: refused, jobId }, 'the results store refuses this result object; the input fails as result_unstorable');
+        await deps.batches.markUnstorable(batch.id, jobId);
+        return 'unstorable' as const;
+      });
+      for await (const outcome of writes) counts[outcome]++;
+    }
+  } catch (error) {
+    if (since === undefined) await deps.batches.note(batch.id, { resultWriteFailingSince: now });
+    throw error;
   }
+  if (since !== undefined) await deps.batches.note(batch.id, { resultWriteFailingSince: null });
   return counts;
 }
 

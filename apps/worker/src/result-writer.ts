@@ -1,6 +1,6 @@
 import { ImagefleetError, type Logger, type ResultLine } from '@imagefleet/core';
 import type { Claim } from '@imagefleet/jobs';
-import { isTransientStorageError, resultLayout, type BlobStore } from '@imagefleet/storage';
+import { resultLayout, type BlobStore } from '@imagefleet/storage';
 import type { WorkerDeps } from './deps.js';
 
 /** Which input an outcome belongs to, and the attempt recording it. */
@@ -19,6 +19,9 @@ export interface InputRef {
  */
 export type StoreOutcome = 'stored' | 'unstorable' | 'deferred' | 'none';
 
+/** Store answers no retry changes: the key is refused (before any request, or by the store). */
+const REFUSALS = new Set(['storage_refused', 'invalid_job']);
+
 /**
  * Writes one recorded line to its result object. A refusal no retry changes (a key the store
  * refuses, a path taken by another input's result or by the manifest) is returned as 'refused'
@@ -31,8 +34,9 @@ export async function putResultLine(store: BlobStore, batchId: string, text: str
     await store.put(resultLayout.resultKey(batchId, key), text, { contentType: 'application/json' });
     return {};
   } catch (error) {
-    if (isTransientStorageError(error)) throw error;
-    return { refused: error as ImagefleetError };
+    // Anything else may pass: a missing bucket (404 on a PUT) or a 5xx is waited out by finalize.
+    if (error instanceof ImagefleetError && REFUSALS.has(error.code)) return { refused: error };
+    throw error;
   }
 }
 

@@ -47,6 +47,8 @@ export interface BatchRecord extends BatchRequest {
   /** When an input last postponed itself for a storage error (ms), and that error. */
   storageWaitAt?: number;
   storageError?: string;
+  /** Since when (ms) finalize has failed to store a pending result object; cleared once all are stored. */
+  resultWriteFailingSince?: number;
   /** 'pending' from finishing until the webhook was tried, then 'delivered' or 'failed'. */
   webhookState?: string;
 }
@@ -209,6 +211,7 @@ export class BatchRegistry {
       finalizeError: hash.finalizeError,
       storageWaitAt: optionalNumber(hash.storageWaitAt),
       storageError: hash.storageError,
+      resultWriteFailingSince: optionalNumber(hash.resultWriteFailingSince),
       webhookState: hash.webhookState,
     };
   }
@@ -360,7 +363,7 @@ export class BatchRegistry {
   }
 
   /** Notes on the batch hash for its status (what it waits for); only while it is unfinished. */
-  async note(id: string, fields: { listError?: string | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; webhookState?: string }): Promise<void> {
+  async note(id: string, fields: { listError?: string | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; resultWriteFailingSince?: number | null; webhookState?: string }): Promise<void> {
     const set: (string | number)[] = [];
     const unset: string[] = [];
     for (const [field, value] of Object.entries(fields)) {

@@ -81,7 +81,7 @@ function storageError(action: string, key: string, error: unknown): ImagefleetEr
 }
 
 /** Refuses a key before any request is made (see objectKeyProblem). */
-function checkedKey(key: string, problem = objectKeyProblem(key)): string {
+function checkedKey(key: string, problem: string | undefined = objectKeyProblem(key)): string {
   if (problem) throw new ImagefleetError('invalid_job', `Invalid object key ${JSON.stringify(key)}: ${problem}`);
   return key;
 }
@@ -180,7 +180,8 @@ export class S3BlobStore implements BlobStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobInfo[]> {
-    checkedKey(prefix, keyPrefixProblem(prefix));
+    const problem = keyPrefixProblem(prefix);
+    if (problem) checkedKey(prefix, problem);
     let continuationToken: string | undefined;
     do {
       let response;
