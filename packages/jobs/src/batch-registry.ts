@@ -1,57 +1,17 @@
 import type { Redis } from 'ioredis';
-import { skipReasons, type BatchSource, type BatchState, type ResultLine, type SkipReason, type SkippedLine } from '@imagefleet/core';
+import type { BatchState, ResultLine, SkipReason, SkippedLine } from '@imagefleet/core';
+import { recordFromHash, toNumber, type BatchRecord, type BatchRequest } from './batch-record.js';
 import { RedisLock } from './locks.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
 import { runFailFast } from './redis.js';
 
 /** unstorable: recorded, then the store refused its result object for good (counted as failed). */
+export type { BatchRecord, BatchRequest } from './batch-record.js';
+
 export type OutcomeStatus = 'ok' | 'failed' | 'unstorable';
 
 /** Skipped inputs whose key and reason the batch keeps for its manifest (all are counted). */
 export const SKIPPED_KEYS_KEPT = 1000;
-
-/** What a batch was asked to do; stored once at creation. */
-export interface BatchRequest {
-  id: string;
-  task: string;
-  source: BatchSource;
-  /** Location of the store the inputs are read from (s3://bucket or a directory). */
-  sourceStore: string;
-  options?: Record<string, unknown>;
-  webhook?: string;
-  /** Where results and the manifest go, fixed at creation so every worker writes to the same place. */
-  resultsUrl: string;
-}
-
-export interface BatchRecord extends BatchRequest {
-  state: BatchState;
-  total: number;
-  completed: number;
-  failed: number;
-  skipped: number;
-  /** Skipped inputs per reason (batches listed before reasons were kept: all 'not_an_image_name'). */
-  skippedReasons: Partial<Record<SkipReason, number>>;
-  cursor: string | undefined;
-  createdAt: string;
-  finishedAt: string | null;
-  /** A producer holds the lister lock (meaningful while listing). */
-  listerActive: boolean;
-  /** Outcomes recorded whose result object is not stored yet. */
-  pendingResults: number;
-  /** Why the last listing attempt stopped, until a listing succeeds. */
-  listError?: string;
-  /** Manifest lines written by the finalize in progress. */
-  finalizeLines?: number;
-  /** Why the last finalize failed, until one succeeds. */
-  finalizeError?: string;
-  /** When an input last postponed itself for a storage error (ms), and that error. */
-  storageWaitAt?: number;
-  storageError?: string;
-  /** Since when (ms) finalize has failed to store a pending result object; cleared once all are stored. */
-  resultWriteFailingSince?: number;
-  /** 'pending' from finishing until the webhook was tried, then 'delivered' or 'failed'. */
-  webhookState?: string;
-}
 
 /** The outcome of claimOutcome: recorded now, recorded earlier by the same token, or lost. */
 export interface Claim {
@@ -73,28 +33,6 @@ export interface BatchSnapshot {
   total: number;
   done: number;
   listerActive: boolean;
-}
-
-/** The 'skipped:<reason>' counters of a batch hash; what they do not account for predates them. */
-function skippedReasonsOf(hash: Record<string, string>): Partial<Record<SkipReason, number>> {
-  const reasons: Partial<Record<SkipReason, number>> = {};
-  let counted = 0;
-  for (const reason of skipReasons) {
-    const count = Number(hash[`skipped:${reason}`] ?? 0);
-    if (count > 0) reasons[reason] = count;
-    counted += count;
-  }
-  const older = Number(hash.skipped ?? 0) - counted;
-  if (older > 0) reasons.not_an_image_name = (reasons.not_an_image_name ?? 0) + older;
-  return reasons;
-}
-
-function toNumber(value: string | undefined): number {
-  return value === undefined ? 0 : Number(value);
-}
-
-function optionalNumber(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : Number(value);
 }
 
 /** "<status>\t<key>" in the done hash. */
@@ -186,34 +124,7 @@ export class BatchRegistry {
       this.redis.multi().hgetall(this.batchKey(id)).exists(this.listerLock(id).key).hlen(this.pendingKey(id)).exec(),
     );
     const hash = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
-    if (!hash.id || !hash.state) return undefined;
-    return {
-      id: hash.id,
-      task: hash.task ?? '',
-      state: hash.state as BatchState,
-      source: JSON.parse(hash.source ?? '{}') as BatchSource,
-      sourceStore: hash.sourceStore ?? '',
-      options: JSON.parse(hash.options ?? '{}') as Record<string, unknown>,
-      webhook: hash.webhook,
-      resultsUrl: hash.resultsUrl ?? '',
-      total: toNumber(hash.total),
-      completed: toNumber(hash.completed),
-      failed: toNumber(hash.failed),
-      skipped: toNumber(hash.skipped),
-      skippedReasons: skippedReasonsOf(hash),
-      cursor: hash.cursor,
-      createdAt: hash.createdAt ?? new Date(0).toISOString(),
-      finishedAt: hash.finishedAt ?? null,
-      listerActive: replies?.[1]?.[1] === 1,
-      pendingResults: Number(replies?.[2]?.[1] ?? 0),
-      listError: hash.listError,
-      finalizeLines: optionalNumber(hash.finalizeLines),
-      finalizeError: hash.finalizeError,
-      storageWaitAt: optionalNumber(hash.storageWaitAt),
-      storageError: hash.storageError,
-      resultWriteFailingSince: optionalNumber(hash.resultWriteFailingSince),
-      webhookState: hash.webhookState,
-    };
+    return recordFromHash(hash, replies?.[1]?.[1] === 1, Number(replies?.[2]?.[1] ?? 0));
   }
 
   /** The options the batch was created with, as stored (JSON), or undefined when the batch is gone. Jobs do not carry them. */
