@@ -3,7 +3,7 @@ import type { ResultLine } from '@imagefleet/core';
 import type { StoreRegistry } from '@imagefleet/storage';
 import type { TestServices } from './services.js';
 import { testConfig, testEnv } from './fleet.js';
-import { readManifest } from './manifest.js';
+import { readManifest, readManifestLines } from './manifest.js';
 import { startTestProducer } from './producer.js';
 import { stopProcess } from './processes.js';
 import { spawnWorker, type WorkerProcess } from './worker-process.js';
@@ -35,6 +35,8 @@ export async function startTestFleet(services: TestServices, stores: StoreRegist
       return response.json().batchId as string;
     },
     manifest: (batchId: string): Promise<ResultLine[]> => readManifest(stores, config.resultsUrl, batchId),
+    /** Outcome lines and skipped lines alike. */
+    manifestLines: (batchId: string) => readManifestLines(stores, config.resultsUrl, batchId),
     async close() {
       await Promise.all(workers.map((worker) => stopProcess(worker.child, 'SIGTERM', 20_000)));
       await producer.close();

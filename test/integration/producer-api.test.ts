@@ -36,7 +36,6 @@ function post(body: unknown) {
   return producer.app.inject({ method: 'POST', url: '/v1/batches', payload: body as object });
 }
 
-
 const badBatches: [string, unknown, RegExp][] = [
   ['no task', { source: { s3: { bucket: 'photos', prefix: '' } } }, /body must have required property 'task'/],
   ['unknown task', { task: 'paint', source: { s3: { bucket: 'photos' } } }, /body\/task must be equal to one of the allowed values/],
@@ -44,10 +43,10 @@ const badBatches: [string, unknown, RegExp][] = [
   ['two sources', { task: 'inspect', source: { s3: { bucket: 'photos' }, keys: ['a'], bucket: 'photos' } }, /exactly one of/],
   ['bad bucket name', { task: 'inspect', source: { s3: { bucket: 'Bad_Bucket!' } } }, /source\.s3\.bucket must be a valid bucket name/],
   ['empty keys', { task: 'inspect', source: { keys: [], bucket: 'photos' } }, /source\.keys must be a non-empty array/],
-  ['non-string key', { task: 'inspect', source: { keys: ['a.jpg', 7], bucket: 'photos' } }, /source\.keys\[1\] must be a non-empty string/],
-  ['missing bucket', { task: 'inspect', source: { s3: { bucket: 'does-not-exist' } } }, /source bucket cannot be read/],
+  ['non-string key', { task: 'inspect', source: { keys: ['a.jpg', 7], bucket: 'photos' } }, /source\.keys\[1\] must be a string/],
+  ['missing bucket', { task: 'inspect', source: { s3: { bucket: 'does-not-exist' } } }, /^source\.s3\.bucket cannot be read by this server$/],
   ['relative local path', { task: 'inspect', source: { local: { path: 'photos' } } }, /source\.local\.path must be an absolute directory path/],
-  ['local path outside roots', { task: 'inspect', source: { local: { path: '/etc' } } }, /source\.local\.path must be inside one of LOCAL_SOURCE_ROOTS/],
+  ['local path outside roots', { task: 'inspect', source: { local: { path: '/etc' } } }, /^source\.local\.path must be an existing directory inside the directories this server allows \(LOCAL_SOURCE_ROOTS\)$/],
   ['bad webhook', { task: 'inspect', source: { s3: { bucket: 'photos' } }, webhook: 'ftp://x' }, /^webhook must be an http or https URL/],
   ['unknown field', { task: 'inspect', source: { s3: { bucket: 'photos' } }, colour: 'red' }, /must NOT have additional properties/],
   ['custom with an open schema', { task: 'custom', source: { s3: { bucket: 'photos' } }, options: { prompt: 'Count apples', schema: { type: 'object' } } }, /options\.schema\.properties must list the object's fields/],
@@ -97,6 +96,7 @@ test('a local directory batch: listing skips non-images, re-posting is idempoten
   await producer.lister.idle();
   const status = (await producer.app.inject({ url: `/v1/batches/${batchId}` })).json();
   assert.deepEqual([status.state, status.total, status.skipped, status.completed], ['running', 30, 2, 0]);
+  assert.deepEqual(status.skippedReasons, { not_an_image_name: 2 });
   assert.equal(await producer.deps.queues.images.getWaitingCount(), 30);
   await producer.sampler.sample();
   const running = (await producer.app.inject({ url: '/metrics' })).body;
@@ -113,7 +113,7 @@ test('a local directory batch: listing skips non-images, re-posting is idempoten
   assert.doesNotMatch((await producer.app.inject({ url: '/metrics' })).body, new RegExp(`batch="${batchId}"`), 'a finished batch has no series');
 });
 
-test('uploads: stored, processed by a worker, reported by GET /v1/jobs/:id; too large is 413; bad forms are 400', async () => {
+test('uploads: stored, processed by a worker, reported by GET /v1/jobs/:id; any name, a non-image is 415; too large is 413; bad forms are 400', async () => {
   const worker: RunningWorker = await startWorker(config, createLogger('test-worker', 'silent'));
   try {
     const image = await syntheticPhoto(42, 200, 100);
@@ -127,12 +127,15 @@ test('uploads: stored, processed by a worker, reported by GET /v1/jobs/:id; too 
     assert.equal(job.key, `${batchId}/evil_name.jpg`);
     assert.deepEqual([job.result.width, job.result.height, job.result.bytes], [200, 100, image.length]);
 
+    // Any file name: the bytes decide. Without an extension it is processed like any other upload.
+    const bare = await producer.app.inject({ method: 'POST', url: '/v1/images', ...multipart([{ name: 'task', content: 'inspect' }, { name: 'file', filename: 'photo', content: image }]) });
+    assert.equal(bare.statusCode, 202, bare.body);
+    assert.equal((await waitForBatchEnd(producer, bare.json().batchId, 20_000)).state, 'completed');
+    assert.equal((await producer.app.inject({ url: `/v1/jobs/${bare.json().jobId}` })).json().state, 'completed');
+    // Bytes that are no image are refused at upload time, whatever the name says.
     const text = await producer.app.inject({ method: 'POST', url: '/v1/images', ...multipart([{ name: 'task', content: 'inspect' }, { name: 'file', filename: 'x.jpg', content: 'hello' }]) });
-    const failedBatch = text.json().batchId;
-    await waitForBatchEnd(producer, failedBatch, 20_000);
-    const failedJob = (await producer.app.inject({ url: `/v1/jobs/${text.json().jobId}` })).json();
-    assert.equal(failedJob.state, 'failed');
-    assert.equal(failedJob.error.code, 'not_an_image');
+    assert.equal(text.statusCode, 415, text.body);
+    assert.equal(text.json().error, 'not_an_image');
 
     const huge = await producer.app.inject({ method: 'POST', url: '/v1/images', ...multipart([{ name: 'task', content: 'inspect' }, { name: 'file', filename: 'big.jpg', content: Buffer.alloc(65 * 1024, 1) }]) });
     assert.equal(huge.statusCode, 413, huge.body);
@@ -168,7 +171,9 @@ test('an explicit key list on S3: results stream while running and the manifest 
     const status = await waitForBatchEnd(producer, batchId, 30_000);
     assert.deepEqual([status.state, status.total, status.completed, status.failed, status.skipped], ['completed_with_errors', 13, 12, 1, 1]);
     const lines = (await producer.app.inject({ url: `/v1/batches/${batchId}/results` })).body.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
-    assert.equal(lines.length, 13);
+    // 13 outcomes, then the skipped input with its reason.
+    assert.equal(lines.length, 14);
+    assert.deepEqual(lines[13], { key: 'cat/readme.txt', status: 'skipped', reason: 'not_an_image_name' });
     const missing = lines.find((line) => line.key === 'cat/missing.jpg')!;
     assert.equal(missing.status, 'failed');
     assert.equal(missing.error?.code, 'not_found');

@@ -1,4 +1,4 @@
-import type { ResultLine } from '@imagefleet/core';
+import type { ResultLine, SkippedLine } from '@imagefleet/core';
 
 function flatten(value: unknown, prefix: string, into: Record<string, string>): void {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
@@ -12,8 +12,12 @@ export function csvCell(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-function row(line: ResultLine): Record<string, string> {
+function row(line: ResultLine | SkippedLine): Record<string, string> {
   const cells: Record<string, string> = { key: line.key, status: line.status };
+  if (line.status === 'skipped') {
+    cells.skip_reason = line.reason;
+    return cells;
+  }
   if (line.error) {
     cells.error_code = line.error.code;
     cells.error_message = line.error.message;
@@ -31,7 +35,7 @@ export async function* toCsv(lines: AsyncIterable<string>, lookahead = 200): Asy
   const iterator = lines[Symbol.asyncIterator]();
   for (let next = await iterator.next(); ; next = await iterator.next()) {
     if (next.done) break;
-    head.push(row(JSON.parse(next.value) as ResultLine));
+    head.push(row(JSON.parse(next.value) as ResultLine | SkippedLine));
     if (head.length >= lookahead) break;
   }
   const columns = ['key', 'status', 'error_code', 'error_message'];
@@ -40,5 +44,5 @@ export async function* toCsv(lines: AsyncIterable<string>, lookahead = 200): Asy
   yield `${columns.join(',')}\n`;
   for (const cells of head) yield format(cells);
   if (head.length < lookahead) return;
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield format(row(JSON.parse(next.value) as ResultLine));
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield format(row(JSON.parse(next.value) as ResultLine | SkippedLine));
 }

@@ -1,7 +1,14 @@
-import type { BatchStatus, ResultLine } from '@imagefleet/core';
+import type { BatchStatus, ResultLine, SkipReason, SkippedLine } from '@imagefleet/core';
 import type { ApiClient } from './api-client.js';
 import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import { formatSeconds } from './progress.js';
+
+const SKIP_WORDS: Record<SkipReason, string> = {
+  not_an_image_name: 'not image files by name',
+  invalid_key: 'unsafe keys',
+  symlink: 'symbolic links',
+  not_a_regular_file: 'not regular files',
+};
 
 function compact(value: unknown, width: number): string {
   const text = JSON.stringify(value) ?? '';
@@ -17,16 +24,18 @@ export async function batchSummary(client: ApiClient, status: BatchStatus, sampl
   const failuresByCode = new Map<string, number>();
   const samples: ResultLine[] = [];
   for await (const raw of client.results(status.id)) {
-    const line = JSON.parse(raw) as ResultLine;
+    const line = JSON.parse(raw) as ResultLine | SkippedLine;
+    if (line.status === 'skipped') continue;
     if (line.status === 'failed' && line.error) failuresByCode.set(line.error.code, (failuresByCode.get(line.error.code) ?? 0) + 1);
     else if (samples.length < sampleCount) samples.push(line);
   }
   const seconds = status.finishedAt ? (Date.parse(status.finishedAt) - Date.parse(status.createdAt)) / 1000 : null;
+  const reasons = Object.entries(status.skippedReasons ?? {}).map(([reason, count]) => `${count} ${SKIP_WORDS[reason as SkipReason]}`);
   const codes = [...failuresByCode].map(([code, count]) => `${code}: ${count}`).join(', ');
   const lines = [
     '',
     `Batch ${status.id} (${status.task}): ${status.state}`,
-    `  inputs   ${status.total} analysed, ${status.skipped} skipped (not image files)`,
+    `  inputs   ${status.total} analysed, ${status.skipped} skipped${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}`,
     `  ok       ${status.completed}`,
     `  failed   ${status.failed}${codes ? `  (${codes})` : ''}`,
     `  time     ${formatSeconds(seconds)}  ${status.throughput.toFixed(1)} images/s`,

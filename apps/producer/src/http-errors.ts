@@ -20,3 +20,8 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 }
+
+/** An upload whose bytes are not an image the fleet decodes. */
+export function unsupportedMediaType(reply: FastifyReply, message: string) {
+  return reply.code(415).send({ error: 'not_an_image', message });
+}

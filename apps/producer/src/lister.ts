@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { deriveJobId, type ImageJobData } from '@imagefleet/core';
+import { deriveJobId, type ImageJobData, type SkipReason } from '@imagefleet/core';
 import type { BatchRecord, ImageJobSpec } from '@imagefleet/jobs';
+import type { BlobInfo } from '@imagefleet/storage';
 import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from './deps.js';
-import { looksLikeImage } from './source.js';
+import { skipReasonOf } from './source.js';
 
 interface KeyPage {
-  keys: string[];
+  inputs: Pick<BlobInfo, 'key' | 'skip'>[];
   /** The cursor this page was listed after ('' or undefined = the start). */
   after: string | undefined;
   /** Resume point once this page is recorded. */
@@ -76,18 +77,27 @@ export class BatchLister {
       if (!batch || batch.state !== 'listing') return;
       log.info({ task: batch.task, store: batch.sourceStore, resumeAfter: batch.cursor }, 'listing started');
       const kind = getTask(batch.task)?.kind ?? 'pixels';
+      // Uploads were sniffed when they arrived: their name is whatever the client sent.
+      const checkName = !('upload' in batch.source);
       let enqueued = 0;
       for await (const page of this.pages(batch)) {
         if (lost) throw new Error('lost the lister lock');
-        const images = page.keys.filter(looksLikeImage);
+        const images: string[] = [];
+        const skippedInputs: { key: string; reason: SkipReason }[] = [];
+        for (const input of page.inputs) {
+          const reason = skipReasonOf(input, checkName);
+          if (reason) skippedInputs.push({ key: input.key, reason });
+          else images.push(input.key);
+        }
+        // Options stay with the batch record (stored once); a job names its batch and its input.
         const specs: ImageJobSpec[] = images.map((key) => ({
           jobId: deriveJobId(batchId, key),
           name: batch.task,
-          data: { batchId, task: batch.task, source: { store: batch.sourceStore, key }, results: batch.resultsUrl, options: batch.options } satisfies ImageJobData,
+          data: { batchId, task: batch.task, source: { store: batch.sourceStore, key }, results: batch.resultsUrl } satisfies ImageJobData,
         }));
         const finished = await batches.finishedJobIds(batchId, specs.map((spec) => spec.jobId));
         await jobs.enqueueImages(kind, specs.filter((spec) => !finished.has(spec.jobId)));
-        const recorded = await batches.recordPage(batchId, { enqueued: images.length, skipped: page.keys.length - images.length, after: page.after, cursor: page.cursor });
+        const recorded = await batches.recordPage(batchId, { enqueued: images.length, skipped: skippedInputs.length, skippedInputs, after: page.after, cursor: page.cursor });
         if (recorded !== 'recorded') {
           log.info({ recorded }, recorded === 'cursor_moved' ? 'listing stopped: another lister got ahead' : 'listing stopped: batch no longer listing');
           return;
@@ -114,7 +124,7 @@ export class BatchLister {
       let after = batch.cursor;
       for (let start = after ? Number(after) : 0; start < keys.length; start += PAGE_SIZE) {
         const cursor = String(start + PAGE_SIZE);
-        yield { keys: keys.slice(start, start + PAGE_SIZE), after, cursor };
+        yield { inputs: keys.slice(start, start + PAGE_SIZE).map((key) => ({ key })), after, cursor };
         after = cursor;
       }
       return;
@@ -125,9 +135,8 @@ export class BatchLister {
     for (let attempt = 1; ; attempt++) {
       try {
         for await (const page of store.list(prefix, { startAfter: cursor, pageSize: PAGE_SIZE })) {
-          const keys = page.map((info) => info.key);
-          const last = keys[keys.length - 1]!;
-          yield { keys, after: cursor, cursor: last };
+          const last = page[page.length - 1]!.key;
+          yield { inputs: page, after: cursor, cursor: last };
           cursor = last;
           attempt = 1;
         }

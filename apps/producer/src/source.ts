@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { BatchSource } from '@imagefleet/core';
+import type { BatchSource, SkipReason } from '@imagefleet/core';
+import { keyPrefixProblem, objectKeyProblem } from '@imagefleet/storage';
 
 /** Extensions worth enqueueing; the worker still sniffs the bytes of everything it gets. */
 const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'jpe', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif']);
@@ -9,6 +10,17 @@ export function looksLikeImage(key: string): boolean {
   const name = key.slice(key.lastIndexOf('/') + 1);
   const dot = name.lastIndexOf('.');
   return dot > 0 && IMAGE_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
+}
+
+/**
+ * Why a listed input is not enqueued, or undefined: a link or special file (local stores say so),
+ * a name without an image extension (unless checkName is false: uploads are sniffed when they
+ * arrive), a key no store may be asked for.
+ */
+export function skipReasonOf(input: { key: string; skip?: SkipReason }, checkName = true): SkipReason | undefined {
+  if (input.skip) return input.skip;
+  if (checkName && !looksLikeImage(input.key)) return 'not_an_image_name';
+  return objectKeyProblem(input.key) ? 'invalid_key' : undefined;
 }
 
 export class SourceError extends Error {}
@@ -30,6 +42,8 @@ export function parseSource(raw: unknown): BatchSource {
     if (!isObject(s3)) throw new SourceError('source.s3 must be an object with bucket and prefix');
     if (typeof s3.bucket !== 'string' || !BUCKET.test(s3.bucket)) throw new SourceError('source.s3.bucket must be a valid bucket name');
     if (s3.prefix !== undefined && typeof s3.prefix !== 'string') throw new SourceError('source.s3.prefix must be a string');
+    const prefixProblem = keyPrefixProblem((s3.prefix as string | undefined) ?? '');
+    if (prefixProblem) throw new SourceError(`source.s3.prefix is not a safe key prefix: ${prefixProblem}`);
     return { s3: { bucket: s3.bucket, prefix: (s3.prefix as string | undefined) ?? '' } };
   }
   if (kinds[0] === 'keys') {
@@ -37,8 +51,12 @@ export function parseSource(raw: unknown): BatchSource {
     const keys = raw.keys;
     if (!Array.isArray(keys) || keys.length === 0) throw new SourceError('source.keys must be a non-empty array of object keys');
     if (keys.length > MAX_SOURCE_KEYS) throw new SourceError(`source.keys has ${keys.length} keys; at most ${MAX_SOURCE_KEYS} per request (use an s3 prefix)`);
-    const bad = keys.findIndex((key) => typeof key !== 'string' || key === '' || key.length > 1024);
-    if (bad >= 0) throw new SourceError(`source.keys[${bad}] must be a non-empty string of at most 1024 characters`);
+    const bad = keys.findIndex((key) => typeof key !== 'string');
+    if (bad >= 0) throw new SourceError(`source.keys[${bad}] must be a string`);
+    for (const [index, key] of (keys as string[]).entries()) {
+      const problem = objectKeyProblem(key);
+      if (problem) throw new SourceError(`source.keys[${index}] is not a safe object key: ${problem}`);
+    }
     return { keys: [...new Set(keys as string[])], bucket: raw.bucket };
   }
   const local = raw.local;
@@ -48,24 +66,29 @@ export function parseSource(raw: unknown): BatchSource {
   return { local: { path: resolve(local.path) } };
 }
 
-/** The store to read from (s3://bucket or a directory) and the key prefix to list. */
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+const realOrUndefined = (path: string) => realpath(path).catch(() => undefined);
+
+/**
+ * The store to read from (s3://bucket or a directory). A local directory is checked by its real
+ * path against the real paths of LOCAL_SOURCE_ROOTS (a link inside a root that points out of it
+ * is outside), and the real path is what the batch reads from. A missing directory and one
+ * outside the roots get the same answer, which names no root.
+ */
 export async function resolveSourceStore(source: BatchSource, localRoots: string[]): Promise<string> {
   if ('s3' in source) return `s3://${source.s3.bucket}`;
   if ('keys' in source) return `s3://${source.bucket}`;
   if ('upload' in source) throw new SourceError('source.upload is internal to POST /v1/images');
-  const path = source.local.path;
-  const allowed = localRoots.some((root) => {
-    const rel = relative(root, path);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-  });
-  if (!allowed) {
-    throw new SourceError(
-      localRoots.length === 0
-        ? 'source.local is disabled on this server (set LOCAL_SOURCE_ROOTS)'
-        : `source.local.path must be inside one of LOCAL_SOURCE_ROOTS (${localRoots.join(', ')})`,
-    );
+  if (localRoots.length === 0) throw new SourceError('source.local is disabled on this server (set LOCAL_SOURCE_ROOTS)');
+  const path = await realOrUndefined(source.local.path);
+  const roots = await Promise.all(localRoots.map(realOrUndefined));
+  const info = path === undefined ? undefined : await stat(path).catch(() => undefined);
+  if (path === undefined || !info?.isDirectory() || !roots.some((root) => root !== undefined && isInside(root, path))) {
+    throw new SourceError('source.local.path must be an existing directory inside the directories this server allows (LOCAL_SOURCE_ROOTS)');
   }
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isDirectory()) throw new SourceError(`source.local.path ${path} is not a directory`);
   return path;
 }

@@ -32,9 +32,11 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
     const started = performance.now();
     try {
       const store = deps.stores.open(batch.resultsUrl);
-      const stored = await storePendingResults(deps, batch, store);
+      const { stored, unstorable } = await storePendingResults(deps, batch, store, log);
+      // A refused result object turned an ok outcome into a failure: the counters moved.
+      const failed = unstorable > 0 ? ((await deps.batches.get(batchId))?.failed ?? batch.failed) : batch.failed;
       const lines = await writeManifest(deps, batch, store);
-      const state = batch.failed > 0 ? 'completed_with_errors' : 'completed';
+      const state = failed > 0 ? 'completed_with_errors' : 'completed';
       const finishedAt = new Date();
       const finished = await deps.batches.markFinished(batchId, state, finishedAt, { webhook: batch.webhook !== undefined });
       if (finished === 'pending_results') throw new Error('a result object was recorded while the manifest was written; finalizing again');
@@ -42,7 +44,8 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
         log.info({ result: finished }, 'finalize: batch not finished');
         return;
       }
-      log.info({ state, total: batch.total, failed: batch.failed, lines, stored, manifestMs: Math.round(performance.now() - started) }, 'batch finished');
+      log.info({ state, total: batch.total, failed, lines, stored, unstorable, manifestMs: Math.round(performance.now() - started) }, 'batch finished');
+      // The webhook's consumer reads the finished record, counters included.
       if (batch.webhook) await deps.jobs.enqueueWebhook(batchId);
     } catch (error) {
       log.warn({ err: error, attempt: job.attemptsMade + 1 }, 'finalize failed; it is retried');

@@ -11,3 +11,4 @@ export * from './model-step.js';
 export * from './result-writer.js';
 export * from './storage-outage.js';
 export * from './manifest.js';
+export * from './batch-options.js';

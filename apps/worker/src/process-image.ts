@@ -5,6 +5,7 @@ import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import type { Stage } from '@imagefleet/metrics';
 import type { WorkerDeps } from './deps.js';
 import { runModelTask } from './model-step.js';
+import { BatchOptionsCache } from './batch-options.js';
 import { recordResult, storeRecordedResult, type InputRef } from './result-writer.js';
 import { storageErrorDecision } from './storage-outage.js';
 
@@ -26,6 +27,7 @@ export function inputOf(job: WorkJob<ImageJobData>): InputRef {
  */
 export function createImageProcessor(deps: WorkerDeps) {
   const { config } = deps;
+  const batchOptions = new BatchOptionsCache((batchId) => deps.batches.optionsJson(batchId));
   return async (job: WorkJob<ImageJobData>): Promise<ImageJobReturn> => {
     const { batchId, task: taskName, source } = job.data;
     const log = deps.logger.child({ jobId: job.id, batchId });
@@ -49,9 +51,11 @@ export function createImageProcessor(deps: WorkerDeps) {
     try {
       const task = getTask(taskName);
       if (!task) throw new ImagefleetError('unknown_task', `Unknown task ${JSON.stringify(taskName)}`);
+      // Jobs enqueued before options moved to the batch record still carry them (a rolling upgrade).
+      const options = job.data.options ?? (await batchOptions.get(batchId));
       const bytes = await timer.time('fetch', () => deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes }));
       const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget));
-      const result = await timer.time('infer', () => runTask(deps, task, image, job, log));
+      const result = await timer.time('infer', () => runTask(deps, task, image, options, job, log));
       if (task.kind === 'model') countTokens(deps, taskName, result as ModelTaskResult);
       line = { key: source.key, status: 'ok', result };
     } catch (thrown) {
@@ -73,6 +77,10 @@ export function createImageProcessor(deps: WorkerDeps) {
       log.info({ key: source.key }, 'job finished after another attempt recorded its outcome; nothing changed');
       return { status: 'duplicate' };
     }
+    if (claim.stored === 'unstorable') {
+      deps.metrics.jobs.inc({ task: taskName, outcome: 'result_unstorable' });
+      return { status: 'failed' };
+    }
     if (failure) {
       deps.metrics.jobs.inc({ task: taskName, outcome: failure.code });
       log.warn({ key: source.key, code: failure.code, err: failure }, 'job failed');
@@ -85,8 +93,7 @@ export function createImageProcessor(deps: WorkerDeps) {
   };
 }
 
-async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, job: WorkJob<ImageJobData>, log: Logger): Promise<unknown> {
-  const options = job.data.options ?? {};
+async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<unknown> {
   if (task.kind === 'pixels') return task.run(image, options);
   if (!deps.engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
   const { engineTimeoutMs, engineMsPerToken } = deps.config;

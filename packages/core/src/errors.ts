@@ -18,6 +18,8 @@ export const permanentErrorCodes = [
   'engine_rejected',
   'engine_context_too_small',
   'storage_unavailable',
+  'storage_refused',
+  'result_unstorable',
 ] as const;
 export const transientErrorCodes = [
   'storage_error',

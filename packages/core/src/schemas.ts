@@ -39,6 +39,8 @@ export interface BatchStatus {
   completed: number;
   failed: number;
   skipped: number;
+  /** Why inputs were skipped: count per reason (only reasons that occurred; absent from older servers). */
+  skippedReasons?: Partial<Record<SkipReason, number>>;
   createdAt: string;
   finishedAt: string | null;
   /** Finished inputs per second since the batch was created. */
@@ -57,6 +59,21 @@ export interface BatchStatus {
  * manifest is being written (or its write is being retried).
  */
 export type BatchWait = 'lister' | 'storage' | 'finalizing';
+
+/**
+ * Why a listed input was not enqueued: its name has no image extension; its key is not safe to send
+ * to a store (control characters, '..', '//', a leading '/', over 1024 bytes); it is a symbolic
+ * link (never followed); it is not a regular file (FIFO, socket, device).
+ */
+export type SkipReason = 'not_an_image_name' | 'invalid_key' | 'symlink' | 'not_a_regular_file';
+export const skipReasons: readonly SkipReason[] = ['not_an_image_name', 'invalid_key', 'symlink', 'not_a_regular_file'];
+
+/** A skipped input as the manifest lists it (after the outcome lines; the first SKIPPED_KEYS_KEPT of a batch). */
+export interface SkippedLine {
+  key: string;
+  status: 'skipped';
+  reason: SkipReason;
+}
 
 /** One line of GET /v1/batches/:id/results and of manifest.jsonl; also the content of each result object. */
 export interface ResultLine {

@@ -1,53 +1,17 @@
 import type { Redis } from 'ioredis';
-import type { BatchSource, BatchState, ResultLine } from '@imagefleet/core';
+import type { BatchState, ResultLine, SkipReason, SkippedLine } from '@imagefleet/core';
+import { recordFromHash, toNumber, type BatchRecord, type BatchRequest } from './batch-record.js';
 import { RedisLock } from './locks.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
 import { runFailFast } from './redis.js';
 
-export type OutcomeStatus = 'ok' | 'failed';
+/** unstorable: recorded, then the store refused its result object for good (counted as failed). */
+export type { BatchRecord, BatchRequest } from './batch-record.js';
 
-/** What a batch was asked to do; stored once at creation. */
-export interface BatchRequest {
-  id: string;
-  task: string;
-  source: BatchSource;
-  /** Location of the store the inputs are read from (s3://bucket or a directory). */
-  sourceStore: string;
-  options?: Record<string, unknown>;
-  webhook?: string;
-  /** Standard Webhooks signing secret (whsec_...) of this batch's webhook; never in a status or a log. */
-  webhookSecret?: string;
-  /** Where results and the manifest go, fixed at creation so every worker writes to the same place. */
-  resultsUrl: string;
-  /** The API key id that created it; none when created with AUTH=off (then every caller sees it). */
-  tenant?: string;
-}
+export type OutcomeStatus = 'ok' | 'failed' | 'unstorable';
 
-export interface BatchRecord extends BatchRequest {
-  state: BatchState;
-  total: number;
-  completed: number;
-  failed: number;
-  skipped: number;
-  cursor: string | undefined;
-  createdAt: string;
-  finishedAt: string | null;
-  /** A producer holds the lister lock (meaningful while listing). */
-  listerActive: boolean;
-  /** Outcomes recorded whose result object is not stored yet. */
-  pendingResults: number;
-  /** Why the last listing attempt stopped, until a listing succeeds. */
-  listError?: string;
-  /** Manifest lines written by the finalize in progress. */
-  finalizeLines?: number;
-  /** Why the last finalize failed, until one succeeds. */
-  finalizeError?: string;
-  /** When an input last postponed itself for a storage error (ms), and that error. */
-  storageWaitAt?: number;
-  storageError?: string;
-  /** 'pending' from finishing until the webhook was tried, then 'delivered' or 'failed'. */
-  webhookState?: string;
-}
+/** Skipped inputs whose key and reason the batch keeps for its manifest (all are counted). */
+export const SKIPPED_KEYS_KEPT = 1000;
 
 /** The outcome of claimOutcome: recorded now, recorded earlier by the same token, or lost. */
 export interface Claim {
@@ -69,14 +33,6 @@ export interface BatchSnapshot {
   total: number;
   done: number;
   listerActive: boolean;
-}
-
-function toNumber(value: string | undefined): number {
-  return value === undefined ? 0 : Number(value);
-}
-
-function optionalNumber(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : Number(value);
 }
 
 /** "<status>\t<key>" in the done hash. */
@@ -125,6 +81,10 @@ export class BatchRegistry {
     return `${this.prefix}:batch:${id}:pending`;
   }
 
+  private skippedKey(id: string): string {
+    return `${this.prefix}:batch:${id}:skipped`;
+  }
+
   private get indexKey(): string {
     return `${this.prefix}:batches`;
   }
@@ -166,34 +126,12 @@ export class BatchRegistry {
       this.redis.multi().hgetall(this.batchKey(id)).exists(this.listerLock(id).key).hlen(this.pendingKey(id)).exec(),
     );
     const hash = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
-    if (!hash.id || !hash.state) return undefined;
-    return {
-      id: hash.id,
-      task: hash.task ?? '',
-      state: hash.state as BatchState,
-      source: JSON.parse(hash.source ?? '{}') as BatchSource,
-      sourceStore: hash.sourceStore ?? '',
-      options: JSON.parse(hash.options ?? '{}') as Record<string, unknown>,
-      webhook: hash.webhook,
-      webhookSecret: hash.webhookSecret,
-      resultsUrl: hash.resultsUrl ?? '',
-      tenant: hash.tenant,
-      total: toNumber(hash.total),
-      completed: toNumber(hash.completed),
-      failed: toNumber(hash.failed),
-      skipped: toNumber(hash.skipped),
-      cursor: hash.cursor,
-      createdAt: hash.createdAt ?? new Date(0).toISOString(),
-      finishedAt: hash.finishedAt ?? null,
-      listerActive: replies?.[1]?.[1] === 1,
-      pendingResults: Number(replies?.[2]?.[1] ?? 0),
-      listError: hash.listError,
-      finalizeLines: optionalNumber(hash.finalizeLines),
-      finalizeError: hash.finalizeError,
-      storageWaitAt: optionalNumber(hash.storageWaitAt),
-      storageError: hash.storageError,
-      webhookState: hash.webhookState,
-    };
+    return recordFromHash(hash, replies?.[1]?.[1] === 1, Number(replies?.[2]?.[1] ?? 0));
+  }
+
+  /** The options the batch was created with, as stored (JSON), or undefined when the batch is gone. Jobs do not carry them. */
+  async optionsJson(id: string): Promise<string | undefined> {
+    return this.run(async () => (await this.redis.hget(this.batchKey(id), 'options')) ?? undefined);
   }
 
   async state(id: string): Promise<BatchState | undefined> {
@@ -209,10 +147,16 @@ export class BatchRegistry {
   /**
    * Adds one listed page to the counters and moves the resume cursor, if the cursor is still
    * `after` (the page's start): a second lister that recorded the page first makes this
-   * 'cursor_moved'. 'not_listing' when cancelled or already fully listed.
+   * 'cursor_moved'. 'not_listing' when cancelled or already fully listed. `skippedInputs` (their
+   * count is in `skipped`) are counted per reason, and the first SKIPPED_KEYS_KEPT kept for the manifest.
    */
-  async recordPage(id: string, page: { enqueued: number; skipped: number; after: string | undefined; cursor: string }): Promise<RecordPageResult> {
-    const result = await this.run(() => this.scripts.recordPage([this.batchKey(id)], [page.enqueued, page.skipped, page.after ?? '', page.cursor]));
+  async recordPage(
+    id: string,
+    page: { enqueued: number; skipped: number; after: string | undefined; cursor: string; skippedInputs?: { key: string; reason: SkipReason }[] },
+  ): Promise<RecordPageResult> {
+    const skipped = (page.skippedInputs ?? []).flatMap(({ key, reason }) => [reason, JSON.stringify({ key, status: 'skipped', reason } satisfies SkippedLine)]);
+    const args = [page.enqueued, page.skipped, page.after ?? '', page.cursor, SKIPPED_KEYS_KEPT, ...skipped];
+    const result = await this.run(() => this.scripts.recordPage([this.batchKey(id), this.skippedKey(id)], args));
     return result === 1 ? 'recorded' : result === -1 ? 'cursor_moved' : 'not_listing';
   }
 
@@ -243,6 +187,23 @@ export class BatchRegistry {
       this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId, `${status}\t${key}`, counter, 'none', '']),
     )) as [number, number, number];
     return { added: added === 1, complete: complete === 1 };
+  }
+
+  /**
+   * The store refuses this outcome's result object for good: it becomes 'unstorable' (failed) and
+   * leaves the pending hash. False when nothing was pending for it.
+   */
+  async markUnstorable(id: string, jobId: string): Promise<boolean> {
+    return this.run(async () => (await this.scripts.markUnstorable([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId])) === 1);
+  }
+
+  /** The skipped inputs the batch kept (at most SKIPPED_KEYS_KEPT), a page at a time. */
+  async *skippedLines(id: string, pageSize = 500): AsyncGenerator<string[]> {
+    for (let start = 0; ; start += pageSize) {
+      const page = await this.run(() => this.redis.lrange(this.skippedKey(id), start, start + pageSize - 1));
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) return;
+    }
   }
 
   /** The recorded line of an outcome whose object is not stored yet, or undefined. */
@@ -299,7 +260,7 @@ export class BatchRegistry {
   async markFinished(id: string, state: 'completed' | 'completed_with_errors', now = new Date(), options: { webhook?: boolean } = {}): Promise<FinishResult> {
     const result = await this.run(() =>
       this.scripts.markFinished(
-        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey],
+        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id)],
         [id, state, now.toISOString(), this.ttlSeconds, options.webhook ? 'pending' : ''],
       ),
     );
@@ -309,13 +270,13 @@ export class BatchRegistry {
   /** 'cancelled' on success, 'finished' if it already ended, 'missing' if unknown. */
   async cancel(id: string, now = new Date()): Promise<'cancelled' | 'finished' | 'missing'> {
     const result = await this.run(() =>
-      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey], [id, now.toISOString(), this.ttlSeconds]),
+      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id)], [id, now.toISOString(), this.ttlSeconds]),
     );
     return result === 1 ? 'cancelled' : result === 0 ? 'finished' : 'missing';
   }
 
   /** Notes on the batch hash for its status (what it waits for); only while it is unfinished. */
-  async note(id: string, fields: { listError?: string | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; webhookState?: string }): Promise<void> {
+  async note(id: string, fields: { listError?: string | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; resultWriteFailingSince?: number | null; webhookState?: string }): Promise<void> {
     const set: (string | number)[] = [];
     const unset: string[] = [];
     for (const [field, value] of Object.entries(fields)) {

@@ -4,22 +4,27 @@ import type { BatchRecord } from './batch-registry.js';
 /** A storage error noted this recently still counts as inputs waiting for storage. */
 export const STORAGE_WAIT_FRESH_MS = 60_000;
 
+/** Status details quote storage errors: the endpoint they name (URL, address:port) is the server's business. */
+export function redactEndpoints(text: string): string {
+  return text.replace(/\bhttps?:\/\/[^\s)'"]+/g, '<endpoint>').replace(/\b(?:\d{1,3}\.){3}\d{1,3}:\d+\b|\[[0-9a-f:]+\]:\d+/gi, '<endpoint>');
+}
+
 /** What an unfinished batch waits for, and one line saying so; nulls when it is simply working. */
 export function batchWait(record: BatchRecord, now = Date.now()): { waitingFor: BatchWait | null; detail: string | null } {
   if (record.state === 'listing') {
     if (record.listerActive) return { waitingFor: null, detail: null };
-    const why = record.listError ? `the last listing attempt failed (${record.listError}); ` : '';
+    const why = record.listError ? `the last listing attempt failed (${redactEndpoints(record.listError)}); ` : '';
     return { waitingFor: 'lister', detail: `${why}no producer is listing the source right now; the reconciler resumes it once the lister lock is free` };
   }
   if (record.state !== 'running') return { waitingFor: null, detail: null };
   const done = record.completed + record.failed;
   if (done >= record.total) {
-    if (record.finalizeError) return { waitingFor: 'finalizing', detail: `finalize failed (${record.finalizeError}); it is retried` };
+    if (record.finalizeError) return { waitingFor: 'finalizing', detail: `finalize failed (${redactEndpoints(record.finalizeError)}); it is retried` };
     const stored = record.pendingResults > 0 ? `${record.pendingResults} result objects still to store; ` : '';
     return { waitingFor: 'finalizing', detail: `${stored}manifest: ${record.finalizeLines ?? 0} of ${done} lines written` };
   }
   if (record.storageWaitAt !== undefined && now - record.storageWaitAt < STORAGE_WAIT_FRESH_MS) {
-    return { waitingFor: 'storage', detail: `inputs are waiting for storage to recover: ${record.storageError ?? 'storage error'}` };
+    return { waitingFor: 'storage', detail: `inputs are waiting for storage to recover: ${redactEndpoints(record.storageError ?? 'storage error')}` };
   }
   return { waitingFor: null, detail: null };
 }
@@ -40,6 +45,7 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
     completed: record.completed,
     failed: record.failed,
     skipped: record.skipped,
+    skippedReasons: record.skippedReasons,
     createdAt: record.createdAt,
     finishedAt: record.finishedAt,
     throughput,

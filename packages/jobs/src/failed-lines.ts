@@ -15,3 +15,12 @@ export function failedJobLine(key: string, failedReason: string): ResultLine {
   }
   return { key, status: 'failed', error: { code, message } };
 }
+
+/** The line of an input whose result object the store refused for good (its outcome is 'unstorable'). */
+export function unstorableLine(key: string): ResultLine {
+  return {
+    key,
+    status: 'failed',
+    error: { code: 'result_unstorable', message: "the results store refused this input's result object (its path collides with another input's result, or the store refuses the key)" },
+  };
+}

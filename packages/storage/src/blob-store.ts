@@ -1,8 +1,11 @@
 import type { Readable } from 'node:stream';
+import type { SkipReason } from '@imagefleet/core';
 
 export interface BlobInfo {
   key: string;
   size: number;
+  /** Set when the entry is listed but must not be read: a symbolic link or a special file (local stores). */
+  skip?: Extract<SkipReason, 'symlink' | 'not_a_regular_file'>;
 }
 
 export interface ListOptions {

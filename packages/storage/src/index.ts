@@ -1,4 +1,5 @@
 export * from './blob-store.js';
+export * from './key-rules.js';
 export * from './local-store.js';
 export * from './s3-store.js';
 export * from './open-store.js';

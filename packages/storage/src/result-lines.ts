@@ -43,7 +43,7 @@ export async function* mapOrdered<T, R>(items: AsyncIterable<T[]>, limit: number
 export async function* streamResultLines(store: BlobStore, batchId: string, concurrency = 16, retry: RetryPolicy = {}): AsyncGenerator<string> {
   async function* resultPages() {
     for await (const page of store.list(resultLayout.batchPrefix(batchId))) {
-      yield page.filter((info) => resultLayout.isResultKey(info.key));
+      yield page.filter((info) => !info.skip && resultLayout.isResultKey(info.key));
     }
   }
   const maxBytes = 64 * 1024 * 1024;

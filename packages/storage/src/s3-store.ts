@@ -11,6 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { ImagefleetError } from '@imagefleet/core';
 import type { BlobInfo, BlobStore, ListOptions } from './blob-store.js';
+import { keyPrefixProblem, objectKeyProblem } from './key-rules.js';
 
 export interface S3Settings {
   endpoint?: string;
@@ -66,11 +67,23 @@ function isNotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || statusOf(error) === 404;
 }
 
+/** 4xx answers that no retry changes (a bad key, too long, invalid argument); 403, 408 and 429 may pass. */
+function isRefusal(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 && ![403, 404, 408, 429].includes(status);
+}
+
 function storageError(action: string, key: string, error: unknown): ImagefleetError {
+  if (error instanceof ImagefleetError) return error;
   if (isNotFound(error)) return new ImagefleetError('not_found', `Object not found: ${key}`);
   const status = statusOf(error);
   const detail = `${(error as Error).name}: ${(error as Error).message}${status ? ` (HTTP ${status})` : ''}`;
-  return new ImagefleetError('storage_error', `S3 ${action} ${key} failed: ${detail}`, { cause: error });
+  return new ImagefleetError(isRefusal(status) ? 'storage_refused' : 'storage_error', `S3 ${action} ${key} failed: ${detail}`, { cause: error });
+}
+
+/** Refuses a key before any request is made (see objectKeyProblem). */
+function checkedKey(key: string, problem: string | undefined = objectKeyProblem(key)): string {
+  if (problem) throw new ImagefleetError('invalid_job', `Invalid object key ${JSON.stringify(key)}: ${problem}`);
+  return key;
 }
 
 /** A bucket plus an optional key prefix; keys given to it are relative to the prefix. */
@@ -88,10 +101,16 @@ export class S3BlobStore implements BlobStore {
     this.location = `s3://${bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
   }
 
+  /** The full key in the bucket, refused before any request when unsafe (see objectKeyProblem). */
+  private keyOf(key: string): string {
+    checkedKey(key);
+    return checkedKey(this.prefix + key);
+  }
+
   async get(key: string, options: { maxBytes: number }): Promise<Buffer> {
     let response;
     try {
-      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
     } catch (error) {
       throw storageError('GET', key, error);
     }
@@ -121,7 +140,7 @@ export class S3BlobStore implements BlobStore {
 
   async getStream(key: string): Promise<Readable> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
       return (response.Body as Readable | undefined) ?? Readable.from([]);
     } catch (error) {
       throw storageError('GET', key, error);
@@ -131,7 +150,7 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, body: Buffer | string, options: { contentType?: string } = {}): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentType: options.contentType }),
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: options.contentType }),
       );
     } catch (error) {
       throw storageError('PUT', key, error);
@@ -142,7 +161,7 @@ export class S3BlobStore implements BlobStore {
     try {
       const upload = new Upload({
         client: this.client,
-        params: { Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentType: options.contentType },
+        params: { Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: options.contentType },
       });
       await upload.done();
     } catch (error) {
@@ -152,7 +171,7 @@ export class S3BlobStore implements BlobStore {
 
   async head(key: string): Promise<BlobInfo | undefined> {
     try {
-      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
       return { key, size: response.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -161,6 +180,8 @@ export class S3BlobStore implements BlobStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobInfo[]> {
+    const problem = keyPrefixProblem(prefix);
+    if (problem) checkedKey(prefix, problem);
     let continuationToken: string | undefined;
     do {
       let response;

@@ -72,8 +72,13 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
           throw error;
         }
         if (sourceStore.startsWith('s3://')) {
-          const reachable = await deps.stores.open(sourceStore).ping().then(() => undefined, (error: Error) => error.message);
-          if (reachable) return badRequest(reply, `source bucket cannot be read: ${reachable}`);
+          // One answer whether the bucket is missing, forbidden or the store is down: the body names
+          // the field, never the endpoint or which of those it was; the log keeps the Error.
+          const unreadable = await deps.stores.open(sourceStore).ping().then(() => undefined, (error: unknown) => error);
+          if (unreadable) {
+            request.log.warn({ err: unreadable, sourceStore }, 'source bucket cannot be read');
+            return badRequest(reply, `${'s3' in source ? 'source.s3.bucket' : 'source.bucket'} cannot be read by this server`);
+          }
         }
         const tenant = callerOf(request).tenant;
         const fingerprint = requestFingerprint({ task: taskName, source, options, tenant });

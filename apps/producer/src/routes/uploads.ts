@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { batchIdOfJob, deriveJobId, type ResultLine } from '@imagefleet/core';
+import { sniffImageFormat } from '@imagefleet/imaging';
 import { resultLayout } from '@imagefleet/storage';
+import { unstorableLine } from '@imagefleet/jobs';
 import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from '../deps.js';
 import type { BatchLister } from '../lister.js';
-import { badRequest, notFound } from '../http-errors.js';
+import { badRequest, notFound, unsupportedMediaType } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { visibleBatch } from '../tenancy.js';
 
@@ -37,6 +39,10 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
       }
       if (!file) return badRequest(reply, 'file is missing: send the image as the multipart field "file"');
       if (file.bytes.length === 0) return badRequest(reply, 'file is empty');
+      // The bytes decide, not the name: any file name is accepted, a non-image is refused now.
+      if (sniffImageFormat(file.bytes).kind !== 'image') {
+        return unsupportedMediaType(reply, 'file is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)');
+      }
       const taskName = fields.task ?? '';
       const task = getTask(taskName);
       if (!task) return badRequest(reply, `task must be one of the known tasks (got ${JSON.stringify(taskName)})`);
@@ -79,6 +85,7 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
         const batch = await visibleBatch(deps.batches, callerOf(request), batchId);
         if (!batch) return notFound(reply, `job ${jobId}`);
         const outcome = await deps.batches.outcome(batchId, jobId);
+        if (outcome?.status === 'unstorable') return { id: jobId, batchId, key: outcome.key, state: 'failed', error: unstorableLine(outcome.key).error };
         if (outcome) {
           const store = deps.stores.open(batch.resultsUrl);
           const line = JSON.parse((await store.get(resultLayout.resultKey(batchId, outcome.key), { maxBytes: 64 * 1024 * 1024 })).toString('utf8')) as ResultLine;

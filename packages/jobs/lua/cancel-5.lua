@@ -1,5 +1,5 @@
 -- Cancels a listing or running batch.
--- KEYS: batch hash, done hash, pending hash, index. ARGV: batch id, finishedAt, ttl seconds.
+-- KEYS: batch hash, done hash, pending hash, index, skipped list. ARGV: batch id, finishedAt, ttl seconds.
 -- Returns 1 when cancelled, 0 when it had already ended, -1 when unknown.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -1 end
@@ -8,5 +8,6 @@ redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[5], ARGV[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return 1
