@@ -49,8 +49,8 @@ const threeAtOnce = new Promise<void>((resolve) => (sawThreeAtOnce = resolve));
 const answer = JSON.stringify({ category: 'footwear', title: 'Trail shoe', attributes: { colour: 'orange' }, tags: ['trail', 'running'] });
 /** What llama-server (de3ff81) answers an image request when started without --mmproj. */
 const noImagesBody = { error: { code: 500, message: 'image input is not supported - hint: if this is unexpected, you may need to provide the mmproj', type: 'server_error' } };
-/** A custom schema whose answer is forced (by the grammar) to be longer than any small context: 3,000 characters. */
-const longAnswerSchema = { type: 'object', properties: { text: { type: 'string', pattern: '^(abcdefghij){300}$' } }, required: ['text'] };
+/** A custom schema whose answer is forced (by the grammar) to be longer than any small context: 12 x 250 = 3,000 characters. */
+const longAnswerSchema = { type: 'object', properties: { text: { type: 'array', items: { type: 'string', pattern: '^(abcdefghij){25}$' }, minItems: 12, maxItems: 12 } }, required: ['text'] };
 
 /** Resolves after ms without holding the process open: the deadline of a wait, never the wait itself. */
 function deadline(ms: number): Promise<void> {
