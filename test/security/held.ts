@@ -3,7 +3,7 @@ import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices } from '../helpers/services.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
-import { pngDeclaring, syntheticPhoto } from '../helpers/images.js';
+import { noise, pngDeclaring, syntheticPhoto } from '../helpers/images.js';
 import { multipart } from '../helpers/http.js';
 import { row, type SecurityRow } from './row.js';
 
@@ -56,9 +56,10 @@ export async function runSecurityCases(): Promise<SecurityRow[]> {
     rows.push(row(AREA, 'batch: a good image beside them', 'ok', String(outcomes.get('held/ok.jpg'))));
     rows.push(row(AREA, 'connections the SVGs opened to the address they name', '0', String(counter.count())));
 
-    const big = await upload('big.jpg', await syntheticPhoto(802, 1600, 1200));
+    const big = await upload('big.png', await noise(512, 512));
     rows.push(row(AREA, 'upload over UPLOAD_MAX_BYTES (64 KiB)', '413', String(big.status)));
     const traversal = await upload('../../../etc/passwd.jpg', await syntheticPhoto(803, 64, 48));
+    if (traversal.body.batchId) await waitForBatchEnd(fleet.producer, traversal.body.batchId, 30_000);
     const job = traversal.body.jobId ? (await app.inject({ url: `/v1/jobs/${traversal.body.jobId}` })).json() as { key?: string } : {};
     rows.push(row(AREA, 'upload named ../../../etc/passwd.jpg', 'stored inside its batch folder', job.key && !job.key.includes('..') && job.key.startsWith(`${traversal.body.batchId}/`) ? 'stored inside its batch folder' : `key ${job.key}`));
 
