@@ -14,6 +14,9 @@ const fields = (count: number, make: (index: number) => unknown) => Object.fromE
 export const hostileSchemas: HostileSchema[] = [
   { name: 'minLength 100,000,000', schema: { type: 'string', minLength: 100_000_000 }, path: 'options.schema.minLength' },
   { name: 'unanchored pattern', schema: { type: 'string', pattern: '[a-z]+' }, path: 'options.schema.pattern' },
+  { name: 'const beside a backtracking pattern', schema: { const: `${'a'.repeat(40)}!`, pattern: '^(a+)+$' }, path: 'options.schema.pattern' },
+  { name: 'const beside unchecked items', schema: { const: 1, type: 'array', items: { type: 'string', pattern: '[a-z]+' } }, path: 'options.schema.items' },
+  { name: 'required naming an inherited member', schema: { type: 'object', properties: { a: { type: 'boolean' } }, required: ['constructor'] }, path: 'options.schema.required' },
   { name: 'integer minimum above maximum', schema: { type: 'integer', minimum: 10, maximum: 1 }, path: 'options.schema.minimum' },
   { name: '300,000-value enum', schema: { type: 'string', enum: many(300_000, (i) => `v${i}`) }, path: 'options.schema' },
   { name: '20,000 anyOf branches', schema: { anyOf: many(20_000, (i) => ({ const: `c${i}` })) }, path: 'options.schema' },

@@ -22,6 +22,8 @@ export const REFUSED_WEBHOOKS: [string, RegExp][] = [
   ['http://224.0.0.1/', /multicast address/],
   ['http://255.255.255.255/', /broadcast address/],
   ['http://[::ffff:10.0.0.1]/', /private address/],
+  ['http://[::127.0.0.1]/', /is a loopback address/],
+  ['http://[::a9fe:a9fe]/', /cloud metadata address/],
   ['https://user:secret@hooks.example.com/', /must not carry credentials/],
   ['ftp://hooks.example.com/', /http or https/],
 ];

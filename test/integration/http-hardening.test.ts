@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -82,4 +83,24 @@ test('the rate limit: past RATE_LIMIT_MAX a caller gets 429 with Retry-After, co
     redis.disconnect();
   }
   assert.equal((await fetch(`${api}/healthz`)).status, 200, 'health checks are not limited');
+});
+
+/** A GET with a Host header of our choosing (fetch does not let a caller set Host). */
+function getWithHost(url: string, host: string, origin: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { headers: { host, origin } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+test('AUTH off on a loopback HOST: a request addressed to another name (DNS rebinding) is refused', async () => {
+  const { port } = new URL(api);
+  assert.equal(await getWithHost(`${api}/v1/batches/bnope`, `evil.example:${port}`, `http://evil.example:${port}`), 403);
+  // Loopback names pass this check (the earlier rate-limit test may have used up this address's quota: 429, not 403).
+  assert.notEqual(await getWithHost(`${api}/v1/batches/bnope`, `localhost:${port}`, `http://localhost:${port}`), 403);
+  assert.notEqual(await getWithHost(`${api}/v1/batches/bnope`, `127.0.0.1:${port}`, `http://127.0.0.1:${port}`), 403);
 });

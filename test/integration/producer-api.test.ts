@@ -10,6 +10,7 @@ import { testConfig, testEnv } from '../helpers/fleet.js';
 import { startTestProducer, waitForBatchEnd, type TestProducer } from '../helpers/producer.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { multipart } from '../helpers/http.js';
+import { waitFor } from '../helpers/processes.js';
 
 let services: TestServices;
 let config: Config;
@@ -182,5 +183,19 @@ test('an explicit key list on S3: results stream while running and the manifest 
   } finally {
     await worker.stop();
     stores.close();
+  }
+});
+
+test('/readyz names the failing checks only: no endpoint, bucket or path in the open answer', async () => {
+  const broken = await startTestProducer(testConfig(testEnv(services, { RESULTS_URL: 's3://no-such-bucket/results' })));
+  try {
+    // Its Redis connection is still opening at first: wait until Redis answers and only the store fails.
+    let response = await broken.app.inject({ url: '/readyz' });
+    await waitFor(async () => !(response = await broken.app.inject({ url: '/readyz' })).body.includes('redis'), 10_000, 'the Redis check to pass');
+    assert.equal(response.statusCode, 503);
+    assert.deepEqual(response.json(), { status: 'unavailable', failing: ['results'] });
+    assert.ok(!response.body.includes(new URL(services.s3.endpoint).host), response.body);
+  } finally {
+    await broken.close();
   }
 });

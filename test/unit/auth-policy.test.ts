@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { ConfigError, allowedSourceBuckets, deriveBatchId, loadConfig } from '@imagefleet/core';
 import { isLoopbackHost, localAuthDefault } from '@imagefleet/cli';
 import { parseScopes } from '@imagefleet/jobs';
-import { SourceError, checkSourceAllowed } from '@imagefleet/producer';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SourceError, checkRealLocalSource, checkSourceAllowed } from '@imagefleet/producer';
 
 test('up and demo: auth off only on a loopback HOST with no key; AUTH in the environment wins', () => {
   for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', undefined]) assert.equal(localAuthDefault({ HOST: host }, 0).auth, 'off', String(host));
@@ -52,4 +55,21 @@ test('local sources: never the uploads or results directory, nor a directory con
     assert.throws(() => checkSourceAllowed({ local: { path } }, config), SourceError, path);
   }
   for (const path of ['/srv/if/photos', '/srv/if/data/uploads-old']) assert.doesNotThrow(() => checkSourceAllowed({ local: { path } }, config), path);
+});
+
+test('local sources: the rule holds on real paths (uploads configured through a link, a source that is its real parent)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imagefleet-policy-'));
+  try {
+    mkdirSync(join(dir, 'data', 'uploads'), { recursive: true });
+    mkdirSync(join(dir, 'photos'));
+    symlinkSync(join(dir, 'data'), join(dir, 'link'));
+    const config = loadConfig({ UPLOADS_URL: join(dir, 'link', 'uploads'), RESULTS_URL: join(dir, 'results') });
+    // As written, data/ neither is nor contains link/uploads: only the real paths tell.
+    assert.doesNotThrow(() => checkSourceAllowed({ local: { path: join(dir, 'data') } }, config));
+    await assert.rejects(checkRealLocalSource(join(dir, 'data'), config), SourceError);
+    await assert.rejects(checkRealLocalSource(join(dir, 'data', 'uploads'), config), SourceError);
+    await checkRealLocalSource(join(dir, 'photos'), config);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

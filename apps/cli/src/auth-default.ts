@@ -1,12 +1,6 @@
-import { isIP } from 'node:net';
+import { isLoopbackHost } from '@imagefleet/core';
 
-/** Whether a listen address only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  return bare === '::1';
-}
+export { isLoopbackHost };
 
 /**
  * AUTH for `imagefleet up` and `demo`: what the environment says; else off only on a loopback

@@ -9,7 +9,7 @@ import { uploadRoutes } from './routes/uploads.js';
 import { healthRoutes, metricsRoute } from './routes/health.js';
 import { ApiError } from './http-errors.js';
 import { installAuth } from './http/auth.js';
-import { refuseCrossOrigin, registerHeaders, registerRateLimit, serverTimeouts } from './http/hardening.js';
+import { refuseCrossOrigin, refuseRebinding, registerHeaders, registerRateLimit, serverTimeouts } from './http/hardening.js';
 import { QueueSampler } from './queue-sampler.js';
 import { Reconciler } from './reconciler.js';
 
@@ -69,6 +69,7 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
   await app.register(healthRoutes(deps));
   await app.register(async (guarded) => {
     refuseCrossOrigin(guarded, deps.config);
+    refuseRebinding(guarded, deps.config);
     installAuth(guarded, { enabled: deps.config.auth, keys: deps.apiKeys });
     await registerRateLimit(guarded, deps.config, deps.redis);
     await guarded.register(batchRoutes(deps, lister));

@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import { allowedSourceBuckets, type BatchSource, type Config } from '@imagefleet/core';
 import { SourceError } from './source.js';
@@ -45,4 +46,15 @@ export function checkSourceAllowed(source: BatchSource, config: PolicyConfig): v
   }
   const bad = source.keys.findIndex((key) => protectedPrefixes.some((owned) => key.startsWith(owned)));
   if (bad >= 0) throw new SourceError(`source.keys[${bad}] is under the uploads or results prefix of this server`);
+}
+
+/**
+ * The same rule for a local source once its real path is known: a link inside a root that points
+ * at (or above) the uploads or results directory, or those directories configured through a link,
+ * must not get past the check on the path as written.
+ */
+export async function checkRealLocalSource(realPath: string, config: PolicyConfig): Promise<void> {
+  const real = async (location: string) => (location.startsWith('s3://') ? location : await realpath(location).catch(() => location));
+  const [uploadsUrl, resultsUrl] = await Promise.all([real(config.uploadsUrl), real(config.resultsUrl)]);
+  checkSourceAllowed({ local: { path: realPath } }, { ...config, uploadsUrl, resultsUrl });
 }

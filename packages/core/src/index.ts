@@ -4,3 +4,4 @@ export * from './logger.js';
 export * from './schemas.js';
 export * from './ids.js';
 export * from './webhook-policy.js';
+export * from './loopback.js';

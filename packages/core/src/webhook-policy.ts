@@ -56,10 +56,18 @@ export function parseWebhookAllowlist(raw: string): WebhookAllowlist {
   return allowlist;
 }
 
-/** The address as ipaddr.js sees it, an IPv4-mapped IPv6 address as its IPv4 address. */
+/**
+ * The address as ipaddr.js sees it; an IPv4-mapped (::ffff:a.b.c.d) or the deprecated
+ * IPv4-compatible (::a.b.c.d, which ipaddr.js calls unicast) IPv6 address as its IPv4 address.
+ */
 function normalised(address: string): ipaddr.IPv4 | ipaddr.IPv6 {
   const parsed = ipaddr.parse(address);
-  return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed;
+  if (parsed.kind() !== 'ipv6') return parsed;
+  const v6 = parsed as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
+  const parts = v6.parts;
+  const compatible = parts.slice(0, 6).every((part) => part === 0) && (parts[6] !== 0 || parts[7]! > 1);
+  return compatible ? new ipaddr.IPv4([parts[6]! >> 8, parts[6]! & 0xff, parts[7]! >> 8, parts[7]! & 0xff]) : v6;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ModelTask } from './model-task.js';
 import { unknownOption } from './task.js';
-import { cachedValidator, type JsonSchema } from './json-schema.js';
+import { cachedValidator, withoutPatterns, type JsonSchema } from './json-schema.js';
 import { UnboundedSchemaError } from './schema-errors.js';
 import { boundSchema } from './schema-bounds.js';
 
@@ -31,7 +31,7 @@ export const customTask: ModelTask = {
     }
     // The worker checks every answer with this validator: a schema Ajv cannot compile is refused now.
     try {
-      cachedValidator(bounded);
+      cachedValidator(withoutPatterns(bounded) as JsonSchema);
     } catch (error) {
       return `options.schema cannot be compiled: ${(error as Error).message}`;
     }
@@ -39,6 +39,7 @@ export const customTask: ModelTask = {
   },
   prompt: (options) => `${String(options.prompt)}\nAnswer with JSON only.`,
   schema: (options): JsonSchema => boundSchema(options.schema, 'options.schema'),
+  answerSchema: (options): JsonSchema => withoutPatterns(boundSchema(options.schema, 'options.schema')) as JsonSchema,
   maxOutputTokens: (options) => (options.maxTokens as number | undefined) ?? 512,
   warnings: () => [],
   describe: (result) => JSON.stringify(result.output).slice(0, 120),

@@ -8,6 +8,25 @@ export type SchemaValidator = ValidateFunction;
 // ajv-formats is CommonJS: its default export arrives as the module object under Node's ESM.
 const addFormats = addFormatsModule.default;
 
+/** Keywords whose values are data, not subschemas: never rewritten. */
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples']);
+
+/**
+ * A copy without `pattern` keywords, for checking answers to a caller's schema: the engine's grammar
+ * already held every pattern while generating, and JavaScript's backtracking RegExp can spend
+ * hours on an answer that misses a pattern the limits allow (`^a{0,25}a{0,25}...$` on 40 a's and a
+ * b), on the worker's event loop. The patterns themselves are checked at POST time (schema-pattern.ts).
+ */
+export function withoutPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutPatterns);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([keyword, value]) => !(keyword === 'pattern' && typeof value === 'string'))
+      .map(([keyword, value]) => [keyword, DATA_KEYWORDS.has(keyword) ? value : withoutPatterns(value)]),
+  );
+}
+
 /** A fresh compile; strict mode off so draft keywords llama.cpp accepts do not throw. */
 export function compileSchema(schema: JsonSchema): ValidateFunction {
   const ajv = new Ajv({ strict: false, allErrors: true });

@@ -67,7 +67,13 @@ function boundNode(schema: unknown, path: string, depth: number, limits: SchemaL
   const out: JsonSchema = { ...source };
   boundValues(source, path, limits, budget);
   boundUnions(source, out, path, depth, limits, budget);
-  if ('enum' in source || 'const' in source) return out;
+  if ('enum' in source || 'const' in source) {
+    // The grammar emits exactly the listed values, so nothing else may sit beside them: no other
+    // keyword would be enforced, and Ajv would still evaluate it (e.g. a backtracking pattern).
+    const beside = Object.keys(source).find((keyword) => !['enum', 'const', 'type', ...ANNOTATIONS].includes(keyword));
+    if (beside !== undefined) fail(`${path}.${beside}`, 'cannot sit beside enum or const (the value is fixed by them)');
+    return out;
+  }
   const types = Array.isArray(source.type) ? (source.type as unknown[]) : source.type === undefined ? [] : [source.type];
   if (types.length === 0 && !('anyOf' in source || 'oneOf' in source)) fail(path, 'needs a "type" (or enum/const/anyOf/oneOf)');
   if (types.length > 1) {
@@ -183,7 +189,7 @@ function boundObject(source: JsonSchema, out: JsonSchema, path: string, depth: n
   if (long) throw new UnboundedSchemaError(`${childPath(`${path}.properties`, long[0].slice(0, 80))} must have a name of 1 to ${limits.maxPropertyNameLength} characters`);
   if (source.required !== undefined) {
     const required = source.required;
-    if (!Array.isArray(required) || required.some((name) => typeof name !== 'string' || !(name in (properties as JsonSchema)))) {
+    if (!Array.isArray(required) || required.some((name) => typeof name !== 'string' || !Object.hasOwn(properties as JsonSchema, name))) {
       throw new UnboundedSchemaError(`${path}.required must list names of the object's properties`);
     }
   }

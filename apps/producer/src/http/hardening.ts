@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import type { Config } from '@imagefleet/core';
+import { isLoopbackHost, type Config } from '@imagefleet/core';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../http-errors.js';
 
@@ -37,6 +37,19 @@ export function refuseCrossOrigin(app: FastifyInstance, config: Pick<Config, 'co
     const origin = request.headers.origin;
     if (origin === undefined || origin === `${request.protocol}://${request.host}` || config.corsOrigins.includes(origin)) return;
     throw new ApiError(403, 'forbidden', 'cross-origin requests are not allowed (set CORS_ORIGINS to allow a browser origin)');
+  });
+}
+
+/**
+ * Without keys on a loopback HOST (AUTH=off, as `imagefleet up` runs) a web page could rebind its own name to
+ * 127.0.0.1 and call the API as a same-origin page: such a server answers only requests addressed
+ * to a loopback name.
+ */
+export function refuseRebinding(app: FastifyInstance, config: Pick<Config, 'auth' | 'host'>): void {
+  if (config.auth || !isLoopbackHost(config.host)) return;
+  app.addHook('onRequest', async (request) => {
+    if (isLoopbackHost(request.hostname)) return;
+    throw new ApiError(403, 'forbidden', 'with AUTH off this server answers only requests to localhost, 127.0.0.1 or [::1]');
   });
 }
 

@@ -7,7 +7,7 @@ import { getTask, taskNames } from '@imagefleet/tasks';
 import type { ProducerDeps } from '../deps.js';
 import type { BatchLister } from '../lister.js';
 import { SourceError, parseSource, resolveSourceStore } from '../source.js';
-import { checkSourceAllowed } from '../source-policy.js';
+import { checkRealLocalSource, checkSourceAllowed } from '../source-policy.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { requestFingerprint, visibleBatch } from '../tenancy.js';
@@ -67,6 +67,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
           source = parseSource(request.body.source);
           checkSourceAllowed(source, deps.config);
           sourceStore = await resolveSourceStore(source, deps.config.localSourceRoots);
+          if ('local' in source) await checkRealLocalSource(sourceStore, deps.config);
         } catch (error) {
           if (error instanceof SourceError) return badRequest(reply, error.message);
           throw error;
