@@ -85,7 +85,7 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
   app.addHook('onClose', async () => {
     sampler.stop();
     await reconciler.stop();
-    await lister.idle();
+    await lister.stop();
   });
   return { app, lister, sampler, reconciler };
 }
