@@ -88,3 +88,23 @@ test('a listing paused for room stops when its batch is cancelled, and releases 
     if (!closed) await f.close();
   }
 });
+
+test('an explicit key list with non-images among the images: chunks resume by index, the skipped ones take no room and count once', async () => {
+  const f = await startTestFleet(world.services, world.stores, world.prefixes, { LISTING_AHEAD: String(LIMIT), WORKER_CONCURRENCY: String(CONCURRENCY) });
+  try {
+    const images = KEYS.slice(0, 45);
+    const keys = images.flatMap((key, i) => (i % 3 === 0 ? [key, key.replace('.jpg', '.txt')] : [key]));
+    const batchId = await f.submit({ task: 'inspect', source: { keys, bucket: 'photos' } });
+    const paused = await pausedForRoom(f.producer, batchId, LIMIT);
+    // The first 20 images and the non-images listed among them (every third image has one after it).
+    assert.equal(paused.skipped, 7);
+    f.startWorker();
+    const status = await waitForBatchEnd(f.producer, batchId, 120_000);
+    assert.deepEqual([status.state, status.total, status.completed, status.skipped], ['completed', images.length, images.length, 15]);
+    const lines = await f.manifestLines(batchId);
+    assert.deepEqual(lines.filter((line) => line.status === 'skipped').map((line) => line.key).sort(), keys.filter((key) => key.endsWith('.txt')).sort());
+    assert.deepEqual(lines.filter((line) => line.status === 'ok').map((line) => line.key).sort(), images);
+  } finally {
+    await f.close();
+  }
+});
