@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BatchStatus, ResultLine } from '@imagefleet/core';
+import type { ResultLine } from '@imagefleet/core';
 import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
 import { testConfig, testEnv } from '../helpers/fleet.js';
@@ -11,7 +11,7 @@ import { waitForBatchEnd } from '../helpers/producer.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { stopProcess, waitFor } from '../helpers/processes.js';
-import { spawnFleetProcess, spawnWorker } from '../helpers/worker-process.js';
+import { spawnProducer, spawnWorker, type ProducerProcess } from '../helpers/worker-process.js';
 import { metricsAt, producerMetrics, waitForIdleFleet, workerFinished, workerStageCount } from '../helpers/fleet-metrics.js';
 
 /**
@@ -117,26 +117,6 @@ async function startListingProxy(upstream: string) {
   };
 }
 
-/** `imagefleet producer` as a child process (a producer this test can SIGKILL); resolves once it listens. */
-async function spawnProducer(env: Record<string, string>) {
-  const { child, lines, exited } = spawnFleetProcess('producer', { ...env, HOST: '127.0.0.1', PORT: '0' });
-  await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`the producer exited: ${child.output()}`);
-    return lines.some((line) => line.msg === 'producer listening');
-  }, 30_000, 'the producer to listen');
-  const url = lines.find((line) => line.msg === 'producer listening')!.url as string;
-  return {
-    child,
-    exited,
-    url,
-    async status(batchId: string): Promise<BatchStatus> {
-      const response = await fetch(`${url}/v1/batches/${batchId}`, { signal: AbortSignal.timeout(5000) });
-      if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
-      return (await response.json()) as BatchStatus;
-    },
-  };
-}
-
 /** The manifest holds each listed image once and nothing else. */
 function assertListedManifest(lines: ResultLine[]): void {
   const keys = lines.map((line) => line.key);
@@ -238,19 +218,12 @@ describe('recovery promises of the README, on real Redis, S3 and worker processe
     prefixes.push(env.QUEUE_PREFIX!);
     const config = testConfig(env);
     const worker = spawnWorker({ ...env, S3_ENDPOINT: services.s3.endpoint });
-    const producers: Awaited<ReturnType<typeof spawnProducer>>[] = [];
+    const producers: ProducerProcess[] = [];
     try {
       proxy.state.mode = 'hold';
       const first = await spawnProducer(env);
       producers.push(first);
-      const posted = await fetch(`${first.url}/v1/batches`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ task: 'inspect', source: { s3: { bucket: 'listing', prefix: 'p/' } } }),
-      });
-      const answer = await posted.text();
-      assert.equal(posted.status, 202, answer);
-      const { batchId } = JSON.parse(answer) as { batchId: string };
+      const batchId = await first.submit({ task: 'inspect', source: { s3: { bucket: 'listing', prefix: 'p/' } } });
       // The first page is recorded before the second is asked for: kill the producer while it waits for it.
       await waitFor(() => proxy.state.held.length > 0, 30_000, 'the listing to ask for its second page');
       const atKill = await first.status(batchId);

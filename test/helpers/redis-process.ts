@@ -31,6 +31,8 @@ export interface RedisProcessOptions {
   /** Data directory; default: a new temporary one, removed by stop(). */
   dir?: string;
   appendfsync?: 'always' | 'everysec' | 'no';
+  /** AOF on (default); off for a throwaway server (benchmarks). */
+  appendonly?: boolean;
   /** How long to wait for PING after a start; default 20 s. */
   startTimeoutMs?: number;
 }
@@ -57,7 +59,7 @@ export async function startRedisProcess(options: RedisProcessOptions = {}): Prom
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
-    '--appendonly', 'yes',
+    '--appendonly', options.appendonly === false ? 'no' : 'yes',
     '--appendfsync', options.appendfsync ?? 'everysec',
     '--save', '',
     '--maxmemory-policy', 'noeviction',

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { spawnLogged } from './processes.js';
+import type { BatchStatus } from '@imagefleet/core';
+import { spawnLogged, waitFor } from './processes.js';
 
 const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
 
@@ -44,3 +45,32 @@ export function spawnFleetProcess(command: 'worker' | 'producer', env: Record<st
 export const spawnWorker = (env: Record<string, string>) => spawnFleetProcess('worker', env);
 
 export type WorkerProcess = ReturnType<typeof spawnWorker>;
+
+/** `imagefleet producer` as a child process (a producer a test can SIGKILL); resolves once it listens. */
+export async function spawnProducer(env: Record<string, string>) {
+  const { child, lines, exited } = spawnFleetProcess('producer', { ...env, HOST: '127.0.0.1', PORT: '0' });
+  await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`the producer exited: ${child.output()}`);
+    return lines.some((line) => line.msg === 'producer listening');
+  }, 30_000, 'the producer to listen');
+  const url = lines.find((line) => line.msg === 'producer listening')!.url as string;
+  return {
+    child,
+    exited,
+    url,
+    /** POST /v1/batches; returns the batch id (throws unless 202). */
+    async submit(body: Record<string, unknown>): Promise<string> {
+      const response = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      const answer = await response.text();
+      if (response.status !== 202) throw new Error(`POST /v1/batches answered ${response.status}: ${answer}`);
+      return (JSON.parse(answer) as { batchId: string }).batchId;
+    },
+    async status(batchId: string): Promise<BatchStatus> {
+      const response = await fetch(`${url}/v1/batches/${batchId}`, { signal: AbortSignal.timeout(5000) });
+      if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+      return (await response.json()) as BatchStatus;
+    },
+  };
+}
+
+export type ProducerProcess = Awaited<ReturnType<typeof spawnProducer>>;

@@ -86,7 +86,7 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
   app.addHook('onClose', async () => {
     sampler.stop();
     await reconciler.stop();
-    await lister.idle();
+    await lister.stop();
   });
   return { app, lister, sampler, reconciler };
 }

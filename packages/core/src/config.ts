@@ -189,6 +189,7 @@ export const settings = {
   shutdownTimeoutMs: setting('SHUTDOWN_TIMEOUT_MS', '30000', 'On SIGTERM/SIGINT, time to finish active jobs before they are handed back', integer(0, 3_600_000)),
   batchTtlSeconds: setting('BATCH_TTL_SECONDS', '604800', 'How long a finished batch record stays in Redis (results stay in storage)', integer(60, 10 * 365 * 86400)),
   listerLockMs: setting('LISTER_LOCK_MS', '30000', 'Lock of the producer listing a batch; when that producer dies, another one (or the restarted one) takes the listing over once the lock expires', integer(1000, 3_600_000)),
+  listingAhead: setting('LISTING_AHEAD', '10000', 'Inputs of one batch that may wait in Redis (enqueued, no outcome yet); its listing pauses at this many and continues as they finish, so a huge prefix never fills Redis', integer(1, 10_000_000)),
   reconcileIntervalMs: setting('RECONCILE_INTERVAL_MS', '5000', 'How often the leading producer checks unfinished batches: resumes listings whose producer died, (re)starts finalize, records inputs failed without an outcome', integer(100, 3_600_000)),
   finalizeRetryMs: setting('FINALIZE_RETRY_MS', '30000', 'How long after a failed finalize (e.g. the manifest write failing) the reconciler starts it again', integer(0, 86_400_000)),
   webhookAttempts: setting('WEBHOOK_ATTEMPTS', '5', 'Deliveries tried per batch webhook (a failed one is retried with exponential backoff from JOB_BACKOFF_MS)', integer(1, 50)),

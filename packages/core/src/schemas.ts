@@ -55,10 +55,11 @@ export interface BatchStatus {
 
 /**
  * lister: no producer is listing the source right now (one takes it over when the lock expires);
- * storage: inputs are waiting out storage errors; finalizing: every input has an outcome and the
- * manifest is being written (or its write is being retried).
+ * room: its producer is listing, paused because LISTING_AHEAD of its inputs wait in the queue
+ * (listing continues as they finish); storage: inputs are waiting out storage errors; finalizing:
+ * every input has an outcome and the manifest is being written (or its write is being retried).
  */
-export type BatchWait = 'lister' | 'storage' | 'finalizing';
+export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing';
 
 /**
  * Why a listed input was not enqueued: its name has no image extension; its key is not safe to send

@@ -34,6 +34,8 @@ export interface BatchRecord extends BatchRequest {
   pendingResults: number;
   /** Why the last listing attempt stopped, until a listing succeeds. */
   listError?: string;
+  /** Since when (ms) its lister has been paused with LISTING_AHEAD inputs waiting; cleared when it continues. */
+  roomWaitSince?: number;
   /** Manifest lines written by the finalize in progress. */
   finalizeLines?: number;
   /** Why the last finalize failed, until one succeeds. */
@@ -94,6 +96,7 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     listerActive,
     pendingResults,
     listError: hash.listError,
+    roomWaitSince: optionalNumber(hash.roomWaitSince),
     finalizeLines: optionalNumber(hash.finalizeLines),
     finalizeError: hash.finalizeError,
     storageWaitAt: optionalNumber(hash.storageWaitAt),

@@ -241,6 +241,15 @@ export class BatchRegistry {
     } while (cursor !== '0');
   }
 
+  /**
+   * The batch's state and how many of its listed inputs wait in the queue (enqueued, no outcome
+   * yet): what the lister's backpressure (LISTING_AHEAD) reads, one HMGET.
+   */
+  async waitingInputs(id: string): Promise<{ state: BatchState | undefined; waiting: number }> {
+    const [state, total, completed, failed] = await this.run(() => this.redis.hmget(this.batchKey(id), 'state', 'total', 'completed', 'failed'));
+    return { state: (state ?? undefined) as BatchState | undefined, waiting: Math.max(toNumber(total ?? undefined) - toNumber(completed ?? undefined) - toNumber(failed ?? undefined), 0) };
+  }
+
   /** Which of these job ids already have an outcome (so a resumed listing does not redo them). */
   async finishedJobIds(id: string, jobIds: string[]): Promise<Set<string>> {
     if (jobIds.length === 0) return new Set();
@@ -276,7 +285,7 @@ export class BatchRegistry {
   }
 
   /** Notes on the batch hash for its status (what it waits for); only while it is unfinished. */
-  async note(id: string, fields: { listError?: string | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; resultWriteFailingSince?: number | null; webhookState?: string }): Promise<void> {
+  async note(id: string, fields: { listError?: string | null; roomWaitSince?: number | null; finalizeLines?: number | null; finalizeError?: string | null; storageWaitAt?: number; storageError?: string; resultWriteFailingSince?: number | null; webhookState?: string }): Promise<void> {
     const set: (string | number)[] = [];
     const unset: string[] = [];
     for (const [field, value] of Object.entries(fields)) {

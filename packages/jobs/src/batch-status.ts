@@ -12,6 +12,10 @@ export function redactEndpoints(text: string): string {
 /** What an unfinished batch waits for, and one line saying so; nulls when it is simply working. */
 export function batchWait(record: BatchRecord, now = Date.now()): { waitingFor: BatchWait | null; detail: string | null } {
   if (record.state === 'listing') {
+    if (record.listerActive && record.roomWaitSince !== undefined) {
+      const waiting = Math.max(record.total - record.completed - record.failed, 0);
+      return { waitingFor: 'room', detail: `${waiting} listed inputs are waiting in the queue (the LISTING_AHEAD limit); listing continues as they finish` };
+    }
     if (record.listerActive) return { waitingFor: null, detail: null };
     const why = record.listError ? `the last listing attempt failed (${redactEndpoints(record.listError)}); ` : '';
     return { waitingFor: 'lister', detail: `${why}no producer is listing the source right now; the reconciler resumes it once the lister lock is free` };
