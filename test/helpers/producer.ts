@@ -3,6 +3,8 @@ import { buildProducerApp, closeProducerDeps, createProducerDeps, type ProducerD
 import type { FastifyInstance } from 'fastify';
 import type { BatchStatus } from '@imagefleet/core';
 import type { BatchLister, QueueSampler } from '@imagefleet/producer';
+import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from './services.js';
+import { testConfig, testEnv } from './fleet.js';
 
 export interface TestProducer {
   deps: ProducerDeps;
@@ -25,6 +27,32 @@ export async function startTestProducer(config: Config): Promise<TestProducer> {
     async close() {
       await app.close();
       await closeProducerDeps(deps);
+    },
+  };
+}
+
+export interface ProducerWithServices {
+  services: TestServices;
+  config: Config;
+  producer: TestProducer;
+  /** Closes the producer, deletes its Redis keys and stops the services. */
+  stop(): Promise<void>;
+}
+
+/** Redis and s3rver with these buckets, and a producer on them configured by testEnv plus `env`. */
+export async function startProducerWithServices(buckets: string[], env: Record<string, string> = {}): Promise<ProducerWithServices> {
+  const services = await startServices();
+  await Promise.all(buckets.map((bucket) => ensureBucket(services, bucket)));
+  const config = testConfig(testEnv(services, env));
+  const producer = await startTestProducer(config);
+  return {
+    services,
+    config,
+    producer,
+    async stop() {
+      await producer.close();
+      await deleteRedisPrefix(services.redisUrl, config.queuePrefix);
+      await services.stop();
     },
   };
 }

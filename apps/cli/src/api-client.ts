@@ -35,6 +35,13 @@ export class ApiClient {
     return (await (await this.request(`/v1/batches/${encodeURIComponent(batchId)}`)).json()) as BatchStatus;
   }
 
+  async listBatches(query: { state?: string; limit: number; cursor?: string }): Promise<{ batches: BatchStatus[]; next: string | null }> {
+    const params = new URLSearchParams({ limit: String(query.limit) });
+    if (query.state) params.set('state', query.state);
+    if (query.cursor) params.set('cursor', query.cursor);
+    return (await (await this.request(`/v1/batches?${params}`)).json()) as { batches: BatchStatus[]; next: string | null };
+  }
+
   /** NDJSON lines of the batch's results, streamed. */
   async *results(batchId: string): AsyncGenerator<string> {
     const response = await this.request(`/v1/batches/${encodeURIComponent(batchId)}/results`);

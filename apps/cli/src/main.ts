@@ -12,6 +12,7 @@ import { inspectModel, makeSynthetic, makeTiny, planModel, pull } from './comman
 import { runPerGpu } from './commands/gpus.js';
 import { buildEngine } from './commands/engine.js';
 import { keys } from './commands/keys.js';
+import { listBatches } from './commands/batches.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -21,6 +22,7 @@ Commands:
   worker [--gpus all|0,1]    a queue worker; --gpus forks one worker process per GPU, each pinned and planned on its own
   submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
   status <batchId> [--json]
+  batches [--state running,listing] [--limit N]   the newest batches (id, task, state, done/total, created)
   results <batchId> [--format jsonl|csv] [--out FILE]
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
   models make-synthetic --like qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b [--type q8_0|q4_0|f16] [--mmproj-type f16|q8_0] [--seed N] <dir>
@@ -69,6 +71,8 @@ async function run(argv: string[]): Promise<number> {
       options: { type: 'string' },
       webhook: { type: 'string' },
       'batch-id': { type: 'string' },
+      state: { type: 'string' },
+      limit: { type: 'string' },
       seed: { type: 'string' },
       size: { type: 'string' },
       reference: { type: 'string' },
@@ -119,6 +123,8 @@ async function run(argv: string[]): Promise<number> {
       process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : `${status.id} ${status.state}\n${progressLine(status)}\n`);
       return ExitCode.ok;
     }
+    case 'batches':
+      return listBatches(apiClient(values.api, values['api-key']), { state: values.state, limit: values.limit });
     case 'results':
       return exportResults(apiClient(values.api, values['api-key']), need('a batch id'), values.format, values.out);
     case 'models': {

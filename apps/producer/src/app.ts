@@ -5,6 +5,7 @@ import { isRedisUnavailable } from '@imagefleet/jobs';
 import type { ProducerDeps } from './deps.js';
 import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
+import { batchListingRoutes } from './routes/batch-listing.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { healthRoutes, metricsRoute } from './routes/health.js';
 import { ApiError } from './http-errors.js';
@@ -73,6 +74,7 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     installAuth(guarded, { enabled: deps.config.auth, keys: deps.apiKeys });
     await registerRateLimit(guarded, deps.config, deps.redis);
     await guarded.register(batchRoutes(deps, lister));
+    await guarded.register(batchListingRoutes(deps));
     await guarded.register(uploadRoutes(deps, lister));
     if (deps.config.producerMetricsPort === undefined) await guarded.register(metricsRoute(deps));
   });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@imagefleet/core';
 import { ApiKeyStore } from './api-keys.js';
+import { BatchIndex } from './batch-index.js';
 import { BatchRegistry } from './batch-registry.js';
 import { JobQueues, type JobQueueOps } from './job-queues.js';
 import { createQueues, type Queues } from './queues.js';
@@ -10,6 +11,8 @@ import { createFailFastRedis, createRedis } from './redis.js';
 export interface JobBackend {
   redis: Redis;
   batches: BatchRegistry;
+  /** Every batch (and each tenant's), newest first, a page at a time. */
+  batchIndex: BatchIndex;
   /** API keys (hashed tokens, scopes, revocation). */
   apiKeys: ApiKeyStore;
   /** Queue operations without BullMQ (enqueue, finalize, remove, state, counts). */
@@ -33,9 +36,11 @@ export function createJobBackend(config: Config, connectionName: string, options
   const failFast = options.failFast === true;
   const redis = failFast ? createFailFastRedis(config.redisUrl, connectionName) : createRedis(config.redisUrl, connectionName);
   const queues = createQueues(redis, config.queuePrefix, { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs, webhookAttempts: config.webhookAttempts }, throttled(options.onError));
+  const batches = new BatchRegistry(redis, config.queuePrefix, config.batchTtlSeconds, { failFast });
   return {
     redis,
-    batches: new BatchRegistry(redis, config.queuePrefix, config.batchTtlSeconds, { failFast }),
+    batches,
+    batchIndex: new BatchIndex(redis, config.queuePrefix, batches, failFast),
     apiKeys: new ApiKeyStore(redis, config.queuePrefix, { failFast }),
     jobs: new JobQueues(queues, redis, { failFast }),
     queues,

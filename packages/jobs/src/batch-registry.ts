@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { BatchState, ResultLine, SkipReason, SkippedLine } from '@imagefleet/core';
 import { recordFromHash, toNumber, type BatchRecord, type BatchRequest } from './batch-record.js';
 import { RedisLock } from './locks.js';
+import { allBatchesKey, tenantBatchesKey } from './batch-index.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
 import { runFailFast } from './redis.js';
 
@@ -55,7 +56,8 @@ export interface BatchRegistryOptions {
  *
  * Keys under <prefix>:batch:<id>: the hash; :done (job id -> "<status>\t<key>", every input with an
  * outcome); :pending (job id -> "<token>\n<result line>", outcomes whose object is not stored yet);
- * :lister (the lister lock). <prefix>:batches indexes unfinished batches only.
+ * :lister (the lister lock). <prefix>:batches indexes unfinished batches only; every batch is also
+ * indexed for listing (see batch-index.ts).
  */
 export class BatchRegistry {
   private readonly scripts: Scripts;
@@ -118,7 +120,9 @@ export class BatchRegistry {
     if (request.tenant) fields.tenant = request.tenant;
     if (request.webhookSecret) fields.webhookSecret = request.webhookSecret;
     const pairs = Object.entries(fields).flat();
-    return this.run(async () => (await this.scripts.createBatch([this.batchKey(request.id), this.indexKey], [request.id, now.getTime(), ...pairs])) === 1);
+    const everyBatch = allBatchesKey(this.prefix);
+    const keys = [this.batchKey(request.id), this.indexKey, everyBatch, request.tenant ? tenantBatchesKey(this.prefix, request.tenant) : everyBatch];
+    return this.run(async () => (await this.scripts.createBatch(keys, [request.id, now.getTime(), ...pairs])) === 1);
   }
 
   async get(id: string): Promise<BatchRecord | undefined> {

@@ -1,6 +1,7 @@
 export * from './redis.js';
 export * from './queues.js';
 export * from './batch-registry.js';
+export * from './batch-index.js';
 export * from './batch-status.js';
 export * from './locks.js';
 export * from './lua-scripts.js';
