@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createLogger, deriveJobId, type Config, type ImageJobData, type ResultLine } from '@imagefleet/core';
-import { BatchRegistry, FailJob, PostponeJob } from '@imagefleet/jobs';
+import { BatchRegistry, FailJob, PostponeJob, WorkerHeartbeats } from '@imagefleet/jobs';
 import { MemoryJobQueues, workJob } from '@imagefleet/jobs/testing';
 import { StoreRegistry } from '@imagefleet/storage';
 import { createMetricsRegistry, registerJobMetrics } from '@imagefleet/metrics';
@@ -36,6 +36,7 @@ before(async () => {
     logger: createLogger('test-processor', 'silent'),
     redis,
     batches: new BatchRegistry(redis, config.queuePrefix, 3600),
+    workers: new WorkerHeartbeats(redis, config.queuePrefix),
     jobs: queues,
     stores: new StoreRegistry(services.s3),
     metrics: registerJobMetrics(createMetricsRegistry({ service: 'worker' })),

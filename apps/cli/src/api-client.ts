@@ -1,4 +1,5 @@
 import type { BatchStatus } from '@imagefleet/core';
+import type { FleetModel } from '@imagefleet/jobs';
 import { CliError } from './cli-error.js';
 
 /** The producer's HTTP API as the CLI uses it. */
@@ -40,6 +41,10 @@ export class ApiClient {
     if (query.state) params.set('state', query.state);
     if (query.cursor) params.set('cursor', query.cursor);
     return (await (await this.request(`/v1/batches?${params}`)).json()) as { batches: BatchStatus[]; next: string | null };
+  }
+
+  async fleetModels(): Promise<{ models: FleetModel[] }> {
+    return (await (await this.request('/v1/models')).json()) as { models: FleetModel[] };
   }
 
   /** NDJSON lines of the batch's results, streamed. */

@@ -13,6 +13,7 @@ import { runPerGpu } from './commands/gpus.js';
 import { buildEngine } from './commands/engine.js';
 import { keys } from './commands/keys.js';
 import { listBatches } from './commands/batches.js';
+import { showFleet } from './commands/fleet.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -23,6 +24,7 @@ Commands:
   submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
   status <batchId> [--json]
   batches [--state running,listing] [--limit N]   the newest batches (id, task, state, done/total, created)
+  fleet [--json]             the models the fleet serves now: each live worker (engine, device, slots, images/s) and per-model totals
   results <batchId> [--format jsonl|csv] [--out FILE]
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
   models make-synthetic --like qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b [--type q8_0|q4_0|f16] [--mmproj-type f16|q8_0] [--seed N] <dir>
@@ -125,6 +127,8 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'batches':
       return listBatches(apiClient(values.api, values['api-key']), { state: values.state, limit: values.limit });
+    case 'fleet':
+      return showFleet(apiClient(values.api, values['api-key']), values.json);
     case 'results':
       return exportResults(apiClient(values.api, values['api-key']), need('a batch id'), values.format, values.out);
     case 'models': {

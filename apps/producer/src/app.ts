@@ -6,6 +6,7 @@ import type { ProducerDeps } from './deps.js';
 import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
 import { batchListingRoutes } from './routes/batch-listing.js';
+import { fleetModelRoutes } from './routes/fleet-models.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { healthRoutes, metricsRoute } from './routes/health.js';
 import { ApiError } from './http-errors.js';
@@ -75,6 +76,7 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     await registerRateLimit(guarded, deps.config, deps.redis);
     await guarded.register(batchRoutes(deps, lister));
     await guarded.register(batchListingRoutes(deps));
+    await guarded.register(fleetModelRoutes(deps));
     await guarded.register(uploadRoutes(deps, lister));
     if (deps.config.producerMetricsPort === undefined) await guarded.register(metricsRoute(deps));
   });

@@ -8,7 +8,7 @@ import { registerJobMetrics, type JobMetrics, type Registry } from '@imagefleet/
  * What a worker needs from the outside world; built once per process. Jobs only through the
  * facade (`jobs`, no BullMQ queues), so tests can pass MemoryJobQueues.
  */
-export interface WorkerDeps extends Pick<JobBackend, 'redis' | 'batches' | 'jobs' | 'close'> {
+export interface WorkerDeps extends Pick<JobBackend, 'redis' | 'batches' | 'jobs' | 'workers' | 'close'> {
   config: Config;
   logger: Logger;
   stores: StoreRegistry;

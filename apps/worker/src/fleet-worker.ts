@@ -5,6 +5,7 @@ import { createImageProcessor, type ImageJobReturn } from './process-image.js';
 import { createFinalizeProcessor } from './finalize.js';
 import { createWebhookProcessor } from './webhook-processor.js';
 import { recordResult } from './result-writer.js';
+import type { ImageActivity } from './image-activity.js';
 
 /** Tries to record the outcome of a job BullMQ failed for good, before leaving it to the reconciler. */
 const RECORD_FAILED_ATTEMPTS = 5;
@@ -17,12 +18,16 @@ const RECORD_FAILED_ATTEMPTS = 5;
 export class FleetWorker {
   private readonly consumers: Consumers;
 
-  constructor(private readonly deps: WorkerDeps) {
+  constructor(
+    private readonly deps: WorkerDeps,
+    activity: ImageActivity,
+  ) {
     const { config, redis, engine } = deps;
+    const processImage = createImageProcessor(deps);
     this.consumers = startConsumers<ImageJobReturn>(
       redis,
       {
-        image: createImageProcessor(deps),
+        image: (job) => activity.track(() => processImage(job), ({ status }) => status === 'ok' || status === 'failed'),
         finalize: createFinalizeProcessor(deps),
         webhook: createWebhookProcessor(deps),
         imageFailed: (job, error) => this.onImageFailed(job, error),

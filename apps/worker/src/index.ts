@@ -12,3 +12,6 @@ export * from './result-writer.js';
 export * from './storage-outage.js';
 export * from './manifest.js';
 export * from './batch-options.js';
+export * from './model-id.js';
+export * from './image-activity.js';
+export * from './heartbeat.js';

@@ -5,6 +5,8 @@ import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
 import { FleetWorker } from './fleet-worker.js';
 import { startEngine } from './engine-runtime.js';
 import { startHealthServer } from './health-server.js';
+import { HeartbeatPublisher, resolveModelId } from './heartbeat.js';
+import { ImageActivity } from './image-activity.js';
 
 export interface RunningWorker {
   /** Whether Redis answers and, with an engine, the engine host is up. */
@@ -55,8 +57,12 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
     onUnavailable: (reason) => logger.info({ reason }, 'no GPU metrics: nvidia-smi unavailable (no GPU series are exported)'),
   });
   if (config.gpuSampleMs > 0) gpus.start();
-  const worker = new FleetWorker(deps);
+  const activity = new ImageActivity();
+  const worker = new FleetWorker(deps, activity);
   await worker.waitUntilReady();
+  const modelId = await resolveModelId(config, logger, deps.engine);
+  const heartbeat = new HeartbeatPublisher(deps.workers, { config, logger, modelId, engine: deps.engine, activity });
+  await heartbeat.start();
   const ready = async () => {
     const redis = await pingRedis(deps.redis).then(() => true, () => false);
     const checks: Record<string, boolean> = { redis };
@@ -65,7 +71,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   };
   const health = options.serveHealth === false ? undefined : await startHealthServer(config.host, config.workerPort, { ready }, registry);
   logger.info(
-    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: deps.engine?.engine.kind ?? 'none', model: deps.engine?.modelName, slots: deps.engine?.plannedSlots, health: health?.url },
+    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: deps.engine?.engine.kind ?? 'none', model: deps.engine?.modelName, modelId, workerId: heartbeat.workerId, slots: deps.engine?.plannedSlots, health: health?.url },
     'worker started',
   );
   let stopping: Promise<void> | undefined;
@@ -75,6 +81,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
     stop() {
       stopping ??= (async () => {
         logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'worker stopping: finishing active jobs');
+        await heartbeat.stop();
         const { graceful } = await worker.close(config.shutdownTimeoutMs);
         gpus.stop();
         await health?.close();

@@ -208,6 +208,11 @@ export const settings = {
   engineCacheDir: setting('ENGINE_CACHE_DIR', './data/engine', 'Where `imagefleet engine build` keeps llama-server builds (<commit>-<backend>/bin/llama-server)', (raw) => resolve(raw)),
   modelPath: setting('MODEL_PATH', '', 'GGUF text model; unset = the generated tiny random-weight model under MODELS_DIR (answers are noise)', (raw) => (raw === '' ? undefined : resolve(raw))),
   mmprojPath: setting('MMPROJ_PATH', '', 'GGUF vision projector (mmproj) belonging to MODEL_PATH', (raw) => (raw === '' ? undefined : resolve(raw))),
+  modelId: setting('MODEL_ID', '', 'The model a worker serves, as the fleet names it (GET /v1/models); empty = derived: the GGUF file name and a hash prefix of its path and size (e.g. `qwen3-vl-2b-q8_0-1a2b3c`), the server\'s model name for ENGINE=openai, `none` for ENGINE=none', (raw, variable) => {
+    if (raw !== '' && !/^[A-Za-z0-9._:-]{1,100}$/.test(raw)) throw new ConfigError(variable, 'letters, digits, . _ : - (1-100 chars)', raw);
+    return raw || undefined;
+  }),
+  heartbeatMs: setting('HEARTBEAT_MS', '5000', 'How often a worker publishes its heartbeat (model, device, slots, images/s) to Redis; a worker whose heartbeats stop leaves GET /v1/models after 3 intervals', integer(100, 600_000)),
   modelsDir: setting('MODELS_DIR', './data/models', 'Where `models pull` downloads and the tiny model is generated', (raw) => resolve(raw)),
   engineSlots: setting('ENGINE_SLOTS', '0', 'Parallel sequences on the model; 0 = planned from free device memory', integer(0, 256)),
   engineMaxSlots: setting('ENGINE_MAX_SLOTS', '16', 'Upper bound for the planned slot count', integer(1, 256)),

@@ -6,6 +6,7 @@ import { BatchRegistry } from './batch-registry.js';
 import { JobQueues, type JobQueueOps } from './job-queues.js';
 import { createQueues, type Queues } from './queues.js';
 import { createFailFastRedis, createRedis } from './redis.js';
+import { WorkerHeartbeats } from './worker-heartbeats.js';
 
 /** One Redis connection with the batch registry and queues on it: what producers and workers share. */
 export interface JobBackend {
@@ -15,6 +16,8 @@ export interface JobBackend {
   batchIndex: BatchIndex;
   /** API keys (hashed tokens, scopes, revocation). */
   apiKeys: ApiKeyStore;
+  /** The heartbeats of live workers (what the fleet serves now). */
+  workers: WorkerHeartbeats;
   /** Queue operations without BullMQ (enqueue, finalize, remove, state, counts). */
   jobs: JobQueueOps;
   /** The BullMQ queues themselves; prefer `jobs`. */
@@ -42,6 +45,7 @@ export function createJobBackend(config: Config, connectionName: string, options
     batches,
     batchIndex: new BatchIndex(redis, config.queuePrefix, batches, failFast),
     apiKeys: new ApiKeyStore(redis, config.queuePrefix, { failFast }),
+    workers: new WorkerHeartbeats(redis, config.queuePrefix, failFast),
     jobs: new JobQueues(queues, redis, { failFast }),
     queues,
     async close() {

@@ -11,3 +11,4 @@ export * from './work-job.js';
 export * from './consumers.js';
 export * from './failed-lines.js';
 export * from './api-keys.js';
+export * from './worker-heartbeats.js';

@@ -1,6 +1,7 @@
 import type { BatchStatus } from '@imagefleet/core';
 import type { ApiClient } from '../api-client.js';
 import { CliError, ExitCode } from '../cli-error.js';
+import { formatTable } from '../table.js';
 
 const COLUMNS = ['ID', 'TASK', 'STATE', 'DONE/TOTAL', 'CREATED'];
 
@@ -19,8 +20,6 @@ export async function listBatches(client: ApiClient, flags: { state?: string; li
     batches.push(...page.batches);
     cursor = page.next ?? undefined;
   } while (cursor !== undefined && batches.length < limit);
-  const rows = [COLUMNS, ...batches.map(rowOf)];
-  const widths = COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  process.stdout.write(rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n');
+  process.stdout.write(formatTable(COLUMNS, batches.map(rowOf)));
   return ExitCode.ok;
 }

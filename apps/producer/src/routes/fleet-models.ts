@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify';
+import { fleetModels } from '@imagefleet/jobs';
+import type { ProducerDeps } from '../deps.js';
+
+const workerSchema = {
+  type: 'object',
+  properties: {
+    workerId: { type: 'string' },
+    modelId: { type: 'string' },
+    engine: { type: 'string' },
+    device: { type: 'string' },
+    slots: { type: 'integer' },
+    imagesPerSecond: { type: 'number' },
+    jobsInFlight: { type: 'integer' },
+    lastSeen: { type: 'string' },
+  },
+} as const;
+
+const modelSchema = {
+  type: 'object',
+  properties: {
+    modelId: { type: 'string' },
+    workers: { type: 'array', items: workerSchema },
+    totals: { type: 'object', properties: { workers: { type: 'integer' }, slots: { type: 'integer' }, imagesPerSecond: { type: 'number' } } },
+  },
+} as const;
+
+/** GET /v1/models: the models the fleet serves now (from live worker heartbeats), each with its workers and totals. */
+export function fleetModelRoutes(deps: ProducerDeps) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.get(
+      '/v1/models',
+      { config: { scope: 'read' }, schema: { response: { 200: { type: 'object', properties: { models: { type: 'array', items: modelSchema } } } } } },
+      async () => ({ models: fleetModels(await deps.workers.live()) }),
+    );
+  };
+}
