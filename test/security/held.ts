@@ -1,24 +1,13 @@
-import { createServer } from 'node:net';
 import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices } from '../helpers/services.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
 import { noise, pngDeclaring, syntheticPhoto } from '../helpers/images.js';
 import { multipart } from '../helpers/http.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 import { row, type SecurityRow } from './row.js';
 
 const AREA = 'held';
-
-/** A TCP listener that only counts connections: an SVG that the fleet decoded would fetch from it. */
-async function connectionCounter() {
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as { port: number }).port, count: () => connections, close: () => new Promise((resolve) => server.close(resolve)) };
-}
 
 /**
  * The probe's inputs that already held before issue 10 (format sniffing before sharp, pixel limits
@@ -29,7 +18,8 @@ export async function runSecurityCases(): Promise<SecurityRow[]> {
   const services = await startServices();
   const stores = new StoreRegistry(services.s3);
   const prefixes: string[] = [];
-  const counter = await connectionCounter();
+  // An SVG that the fleet decoded would fetch its image from here.
+  const counter = await startReceiver('ok');
   const rows: SecurityRow[] = [];
   let fleet: Awaited<ReturnType<typeof startTestFleet>> | undefined;
   try {
@@ -54,7 +44,7 @@ export async function runSecurityCases(): Promise<SecurityRow[]> {
     rows.push(row(AREA, 'batch: SVG stored as svg-named.jpg', 'not_an_image', String(outcomes.get('held/svg-named.jpg'))));
     rows.push(row(AREA, 'batch: PNG declaring 60000x60000 pixels (a decompression bomb)', 'too_many_pixels', String(outcomes.get('held/bomb.png'))));
     rows.push(row(AREA, 'batch: a good image beside them', 'ok', String(outcomes.get('held/ok.jpg'))));
-    rows.push(row(AREA, 'connections the SVGs opened to the address they name', '0', String(counter.count())));
+    rows.push(row(AREA, 'connections the SVGs opened to the address they name', '0', String(counter.connections)));
 
     const big = await upload('big.png', await noise(512, 512));
     rows.push(row(AREA, 'upload over UPLOAD_MAX_BYTES (64 KiB)', '413', String(big.status)));

@@ -40,7 +40,7 @@ export async function runModelTask(
   const started = performance.now();
   const imageJpeg = await encodeJpeg(image);
   const schema = task.schema(options);
-  const validate = validatorFor(task.answerSchema?.(options) ?? schema);
+  const validate = validatorFor(task.answerSchema?.(schema) ?? schema);
   const maxTokens = task.maxOutputTokens(options);
   const prompt = task.prompt(options);
   const deadlineMs = policy.timeoutMs + maxTokens * policy.msPerToken;

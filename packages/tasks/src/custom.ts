@@ -39,7 +39,7 @@ export const customTask: ModelTask = {
   },
   prompt: (options) => `${String(options.prompt)}\nAnswer with JSON only.`,
   schema: (options): JsonSchema => boundSchema(options.schema, 'options.schema'),
-  answerSchema: (options): JsonSchema => withoutPatterns(boundSchema(options.schema, 'options.schema')) as JsonSchema,
+  answerSchema: (schema): JsonSchema => withoutPatterns(schema) as JsonSchema,
   maxOutputTokens: (options) => (options.maxTokens as number | undefined) ?? 512,
   warnings: () => [],
   describe: (result) => JSON.stringify(result.output).slice(0, 120),

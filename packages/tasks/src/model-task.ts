@@ -14,8 +14,8 @@ export interface ModelTask {
   validateOptions(options: Record<string, unknown>): string | undefined;
   prompt(options: Record<string, unknown>): string;
   schema(options: Record<string, unknown>): JsonSchema;
-  /** What answers are validated against, when not the schema itself (a caller's schema, without its patterns). */
-  answerSchema?(options: Record<string, unknown>): JsonSchema;
+  /** What answers are validated against, derived from schema(options) when not that schema itself (a caller's schema, without its patterns). */
+  answerSchema?(schema: JsonSchema): JsonSchema;
   maxOutputTokens(options: Record<string, unknown>): number;
   /** Checks beyond the schema that a correct answer should pass; reported as warnings, never fatal. */
   warnings(output: unknown, options: Record<string, unknown>): string[];
