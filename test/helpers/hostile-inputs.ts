@@ -64,7 +64,7 @@ export async function bigOptionsBatch(producer: TestProducer, redisUrl: string, 
   producer.lister.start(id);
   await producer.lister.idle();
   const after = await redisUsedMemory(redisUrl);
-  const jobs = await producer.deps.queues.vlm.getWaitingCount();
+  const jobs = await producer.deps.queues.vlm.getPrioritizedCount();
   await producer.app.inject({ method: 'DELETE', url: `/v1/batches/${id}` });
   return { before, after, jobs };
 }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
-import { Redis } from 'ioredis';
-import { createQueues, VLM_QUEUE } from '@imagefleet/jobs';
+import { createJobBackend, VLM_QUEUE, type QueueCountState } from '@imagefleet/jobs';
+import { loadConfig } from '@imagefleet/core';
 import { deleteRedisPrefix, startServices, type TestServices } from '../helpers/services.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -141,28 +141,24 @@ test('Kubernetes manifests: required fields, selectors that match, probes, GPU r
   assert.ok(worker.template.spec.terminationGracePeriodSeconds! * 1000 > Number(config.SHUTDOWN_TIMEOUT_MS), 'grace period must exceed SHUTDOWN_TIMEOUT_MS');
   const service = find('Service', 'imagefleet-api').spec as { selector: Record<string, string> };
   assert.deepEqual(service.selector, (find('Deployment', 'imagefleet-producer').spec as unknown as Deployment).selector.matchLabels);
-  const scaled = find('ScaledObject', 'imagefleet-worker').spec as { scaleTargetRef: { name: string }; triggers: { type: string; metadata: { listName: string } }[] };
+  const scaled = find('ScaledObject', 'imagefleet-worker').spec as { scaleTargetRef: { name: string }; triggers: { type: string; metadata: { query: string } }[] };
   assert.equal(scaled.scaleTargetRef.name, 'imagefleet-worker');
-  assert.equal(scaled.triggers[0]!.metadata.listName, `${config.QUEUE_PREFIX}:${VLM_QUEUE}:wait`);
+  assert.equal(scaled.triggers[0]!.type, 'prometheus');
+  assert.match(scaled.triggers[0]!.metadata.query, new RegExp(`imagefleet_queue_jobs\\{queue="${VLM_QUEUE}",state=~"wait\\|prioritized"\\}`));
 });
 
-test("KEDA's list is where BullMQ keeps waiting model jobs: its length is the waiting count", async () => {
-  const listName = (find('ScaledObject', 'imagefleet-worker').spec as { triggers: { metadata: { listName: string } }[] }).triggers[0]!.metadata.listName;
-  const [, queue, suffix] = listName.split(':');
-  // A test prefix on the test Redis; the manifest's prefix is checked against the ConfigMap above.
+test("KEDA's query counts enqueued model jobs: they wait in the states it sums", async () => {
+  const query = (find('ScaledObject', 'imagefleet-worker').spec as { triggers: { metadata: { query: string } }[] }).triggers[0]!.metadata.query;
+  const states = /state=~"([^"]+)"/.exec(query)![1]!.split('|');
   const prefix = `test_keda_${process.pid}`;
-  const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
-  const queues = createQueues(redis, prefix, { attempts: 1, backoffMs: 100 });
+  const backend = createJobBackend(loadConfig({ REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix }), 'test-keda');
   try {
-    assert.equal(queue, queues.vlm.name);
-    await queues.vlm.addBulk(Array.from({ length: 7 }, (_, i) => ({ name: 'tagging', data: { batchId: 'b', task: 'tagging', source: { store: 's3://x', key: `${i}.jpg` }, results: 's3://r' } })));
-    const key = `${prefix}:${queue}:${suffix}`;
-    assert.equal(await redis.type(key), 'list');
-    assert.equal(await redis.llen(key), 7);
-    assert.equal(await queues.vlm.getWaitingCount(), 7);
+    const data = (i: number) => ({ batchId: 'b', task: 'tagging', source: { store: 's3://x', key: `${i}.jpg` }, results: 's3://r' });
+    await backend.jobs.enqueueImages({ kind: 'model' }, { batchId: 'b' }, Array.from({ length: 7 }, (_, i) => ({ jobId: `b-${i}`, name: 'tagging', data: data(i) })));
+    const vlm = (await backend.jobs.counts()).find((queue) => queue.queue === VLM_QUEUE)!;
+    assert.equal(states.reduce((sum, state) => sum + vlm.counts[state as QueueCountState], 0), 7);
   } finally {
-    await queues.close();
-    redis.disconnect();
+    await backend.close();
     await deleteRedisPrefix(services.redisUrl, prefix);
   }
 });

@@ -98,18 +98,19 @@ test('a local directory batch: listing skips non-images, re-posting is idempoten
   const status = (await producer.app.inject({ url: `/v1/batches/${batchId}` })).json();
   assert.deepEqual([status.state, status.total, status.skipped, status.completed], ['running', 30, 2, 0]);
   assert.deepEqual(status.skippedReasons, { not_an_image_name: 2 });
-  assert.equal(await producer.deps.queues.images.getWaitingCount(), 30);
+  // Fair share: every image job waits in the prioritized set with its round (see fair-share.ts).
+  assert.equal(await producer.deps.queues.images.getPrioritizedCount(), 30);
   await producer.sampler.sample();
   const running = (await producer.app.inject({ url: '/metrics' })).body;
   assert.match(running, new RegExp(`imagefleet_batch_progress_ratio\\{batch="${batchId}",task="inspect"[^}]*\\} 0`));
   assert.match(running, new RegExp(`imagefleet_batch_inputs\\{batch="${batchId}",task="inspect",state="total"[^}]*\\} 30`));
-  assert.match(running, /imagefleet_queue_jobs\{queue="images",state="wait"[^}]*\} 30/);
+  assert.match(running, /imagefleet_queue_jobs\{queue="images",state="prioritized"[^}]*\} 30/);
 
   const cancelled = await producer.app.inject({ method: 'DELETE', url: `/v1/batches/${batchId}` });
   assert.equal(cancelled.statusCode, 200);
   assert.equal(cancelled.json().state, 'cancelled');
   assert.equal(cancelled.json().removed, 30);
-  assert.equal(await producer.deps.queues.images.getWaitingCount(), 0);
+  assert.equal(await producer.deps.queues.images.getPrioritizedCount(), 0);
   await producer.sampler.sample();
   assert.doesNotMatch((await producer.app.inject({ url: '/metrics' })).body, new RegExp(`batch="${batchId}"`), 'a finished batch has no series');
 });

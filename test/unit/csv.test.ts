@@ -31,7 +31,7 @@ test('submit targets: s3 urls and directories', () => {
 
 test('progress line shows counts, rate and ETA', () => {
   const line = progressLine({
-    id: 'b', task: 'inspect', state: 'running', total: 200, completed: 90, failed: 10, skipped: 0,
+    id: 'b', task: 'inspect', state: 'running', priority: 1, total: 200, completed: 90, failed: 10, skipped: 0,
     createdAt: '', finishedAt: null, throughput: 25, eta: 4,
   }, 10);
   assert.equal(line, '[#####.....] 100/200 50%  25.0 img/s  ETA 4s  failed 10');

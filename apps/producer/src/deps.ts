@@ -1,5 +1,5 @@
 import type { Config, Logger } from '@imagefleet/core';
-import { createJobBackend, type JobBackend } from '@imagefleet/jobs';
+import { createJobBackend, type JobBackend, type RoundsClamped } from '@imagefleet/jobs';
 import { StoreRegistry, s3SettingsFrom } from '@imagefleet/storage';
 import { createMetricsRegistry, type Registry } from '@imagefleet/metrics';
 
@@ -19,9 +19,10 @@ export interface ProducerDeps extends JobBackend {
 
 export function createProducerDeps(config: Config, logger: Logger, metrics = createMetricsRegistry({ service: 'producer' })): ProducerDeps {
   const onError = (error: Error, queue: string) => logger.warn({ err: error, queue }, 'Redis connection error (requests answer 503 until it is back)');
+  const onRoundsClamped = (event: RoundsClamped) => logger.warn(event, 'fair share: jobs got the highest BullMQ priority (a busy period outgrew the round range); they are served in arrival order until the queue empties');
   return {
-    ...createJobBackend(config, 'imagefleet-producer', { failFast: true, onError }),
-    background: createJobBackend(config, 'imagefleet-producer-background', { onError }),
+    ...createJobBackend(config, 'imagefleet-producer', { failFast: true, onError, onRoundsClamped }),
+    background: createJobBackend(config, 'imagefleet-producer-background', { onError, onRoundsClamped }),
     config,
     logger,
     stores: new StoreRegistry(s3SettingsFrom(config)),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { deriveJobId, type ImageJobData, type SkipReason } from '@imagefleet/core';
-import type { BatchRecord, ImageJobSpec, RecordPageResult, TaskKind } from '@imagefleet/jobs';
+import type { BatchRecord, ImageJobSpec, RecordPageResult, ShareOf, TaskKind } from '@imagefleet/jobs';
 import type { BlobInfo } from '@imagefleet/storage';
 import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from './deps.js';
@@ -154,7 +154,9 @@ export class BatchLister {
       data: { batchId: batch.id, task: batch.task, source: { store: batch.sourceStore, key }, results: batch.resultsUrl } satisfies ImageJobData,
     }));
     const finished = await batches.finishedJobIds(batch.id, specs.map((spec) => spec.jobId));
-    await jobs.enqueueImages(kind, specs.filter((spec) => !finished.has(spec.jobId)));
+    // Uploads (one-input batches) share the queue's interactive lane; a batch is served by its weight.
+    const share: ShareOf = 'upload' in batch.source ? { batchId: batch.id, lane: 'interactive' } : { batchId: batch.id, weight: batch.priority };
+    await jobs.enqueueImages({ kind }, share, specs.filter((spec) => !finished.has(spec.jobId)));
     return batches.recordPage(batch.id, { enqueued: images.length, skipped: skippedInputs.length, skippedInputs, after, cursor });
   }
 

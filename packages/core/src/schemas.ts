@@ -35,6 +35,8 @@ export interface BatchStatus {
   id: string;
   task: string;
   state: BatchState;
+  /** Fair-share weight: jobs served per scheduling round while it runs (1..10). */
+  priority: number;
   total: number;
   completed: number;
   failed: number;

@@ -3,7 +3,9 @@ import type { Config } from '@imagefleet/core';
 import { ApiKeyStore } from './api-keys.js';
 import { BatchIndex } from './batch-index.js';
 import { BatchRegistry } from './batch-registry.js';
+import { FairShare, type RoundsClamped } from './fair-share.js';
 import { JobQueues, type JobQueueOps } from './job-queues.js';
+import { registerScripts } from './lua-scripts.js';
 import { createQueues, type Queues } from './queues.js';
 import { createFailFastRedis, createRedis } from './redis.js';
 import { WorkerHeartbeats } from './worker-heartbeats.js';
@@ -33,6 +35,8 @@ export interface JobBackendOptions {
    * unreachable, as UnavailableError (HTTP 503). Default: the patient connection workers need.
    */
   failFast?: boolean;
+  /** A page's jobs got the highest BullMQ priority (fair share ends for that busy period; see fair-share.ts). */
+  onRoundsClamped?: (event: RoundsClamped) => void;
 }
 
 export function createJobBackend(config: Config, connectionName: string, options: JobBackendOptions = {}): JobBackend {
@@ -46,7 +50,7 @@ export function createJobBackend(config: Config, connectionName: string, options
     batchIndex: new BatchIndex(redis, config.queuePrefix, batches, failFast),
     apiKeys: new ApiKeyStore(redis, config.queuePrefix, { failFast }),
     workers: new WorkerHeartbeats(redis, config.queuePrefix, failFast),
-    jobs: new JobQueues(queues, redis, { failFast }),
+    jobs: new JobQueues(queues, redis, new FairShare(redis, config.queuePrefix, registerScripts(redis), { interactiveShare: config.interactiveShare, onRoundsClamped: options.onRoundsClamped }), { failFast }),
     queues,
     async close() {
       await queues.close();

@@ -1,5 +1,10 @@
 import { skipReasons, type BatchSource, type BatchState, type SkipReason } from '@imagefleet/core';
 
+/** The Redis hash of a batch. */
+export function batchHashKey(prefix: string, id: string): string {
+  return `${prefix}:batch:${id}`;
+}
+
 /** What a batch was asked to do; stored once at creation. */
 export interface BatchRequest {
   id: string;
@@ -15,9 +20,12 @@ export interface BatchRequest {
   resultsUrl: string;
   /** The API key id that created it; none when created with AUTH=off (then every caller sees it). */
   tenant?: string;
+  /** Fair-share weight: jobs served per scheduling round (1..10, default 1). Not part of the batch id. */
+  priority?: number;
 }
 
 export interface BatchRecord extends BatchRequest {
+  priority: number;
   state: BatchState;
   total: number;
   completed: number;
@@ -85,6 +93,7 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     webhookSecret: hash.webhookSecret,
     resultsUrl: hash.resultsUrl ?? '',
     tenant: hash.tenant,
+    priority: toNumber(hash.priority) || 1,
     total: toNumber(hash.total),
     completed: toNumber(hash.completed),
     failed: toNumber(hash.failed),

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { BatchState, ResultLine, SkipReason, SkippedLine } from '@imagefleet/core';
-import { recordFromHash, toNumber, type BatchRecord, type BatchRequest } from './batch-record.js';
+import { batchHashKey, recordFromHash, toNumber, type BatchRecord, type BatchRequest } from './batch-record.js';
 import { RedisLock } from './locks.js';
 import { allBatchesKey, tenantBatchesKey } from './batch-index.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
@@ -72,7 +72,7 @@ export class BatchRegistry {
   }
 
   private batchKey(id: string): string {
-    return `${this.prefix}:batch:${id}`;
+    return batchHashKey(this.prefix, id);
   }
 
   private doneKey(id: string): string {
@@ -119,6 +119,7 @@ export class BatchRegistry {
     if (request.webhook) fields.webhook = request.webhook;
     if (request.tenant) fields.tenant = request.tenant;
     if (request.webhookSecret) fields.webhookSecret = request.webhookSecret;
+    if (request.priority !== undefined) fields.priority = String(request.priority);
     const pairs = Object.entries(fields).flat();
     const everyBatch = allBatchesKey(this.prefix);
     const keys = [this.batchKey(request.id), this.indexKey, everyBatch, request.tenant ? tenantBatchesKey(this.prefix, request.tenant) : everyBatch];

@@ -45,6 +45,7 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
     id: record.id,
     task: record.task,
     state: record.state,
+    priority: record.priority,
     total: record.total,
     completed: record.completed,
     failed: record.failed,

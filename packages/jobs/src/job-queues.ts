@@ -2,6 +2,24 @@ import type { Redis } from 'ioredis';
 import type { ImageJobData } from '@imagefleet/core';
 import { finalizeJobId, webhookJobId, type Queues, type TaskKind } from './queues.js';
 import { runFailFast } from './redis.js';
+import type { FairShare } from './fair-share.js';
+
+/** Which queue an input goes to: its task kind, and the model a model task asked for (routing). */
+export interface JobRoute {
+  kind: TaskKind;
+  model?: string;
+}
+
+/**
+ * Who the jobs belong to, for fair share: their batch, its weight (the batch's `priority`, jobs
+ * per round; default 1), and its lane ('interactive' for uploads: one lane per queue, weighted by
+ * INTERACTIVE_SHARE; default 'batch').
+ */
+export interface ShareOf {
+  batchId: string;
+  weight?: number;
+  lane?: 'batch' | 'interactive';
+}
 
 /** One input to enqueue: its derived job id and what the worker needs. */
 export interface ImageJobSpec {
@@ -41,7 +59,8 @@ export type QueueCountState = (typeof QUEUE_STATES)[number];
  * a batch's waiting jobs, read a job's state, count jobs, find failed jobs of a batch.
  */
 export interface JobQueueOps {
-  enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void>;
+  /** Enqueues a page of a batch's inputs, each with its fair-share priority (see fair-share.ts). */
+  enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void>;
   ensureFinalize(batchId: string, options?: { retryFailedAfterMs?: number; now?: number }): Promise<FinalizeTrigger>;
   /** Queues the batch's webhook delivery; once per batch (a second call while one exists adds nothing). */
   enqueueWebhook(batchId: string): Promise<void>;
@@ -55,6 +74,7 @@ export class JobQueues implements JobQueueOps {
   constructor(
     readonly queues: Queues,
     private readonly redis: Redis,
+    private readonly fairShare: FairShare,
     private readonly options: { failFast?: boolean } = {},
   ) {}
 
@@ -62,10 +82,18 @@ export class JobQueues implements JobQueueOps {
     return runFailFast(this.redis, this.options.failFast, work);
   }
 
-  /** One addBulk: ids are derived from batch + key, so a page added twice enqueues nothing new. */
-  async enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void> {
+  /**
+   * One addBulk, each job with its round as BullMQ priority: ids are derived from batch + key, so a
+   * page added twice enqueues nothing new (its rounds are spent all the same: the batch's share
+   * moves on a little).
+   */
+  async enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void> {
     if (jobs.length === 0) return;
-    await this.run(() => this.queues.forKind(kind).addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId } }))));
+    const queue = this.queues.forKind(route.kind);
+    await this.run(async () => {
+      const priorities = await this.fairShare.priorities(queue, share, jobs.length);
+      await queue.addBulk(jobs.map((job, index) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId, priority: priorities[index] } })));
+    });
   }
 
   /**

@@ -1,6 +1,5 @@
 import type { ImageJobData } from '@imagefleet/core';
-import type { FailedImageJob, FinalizeTrigger, ImageJobInfo, ImageJobSpec, JobQueueOps, QueueCountState } from './job-queues.js';
-import type { TaskKind } from './queues.js';
+import type { FailedImageJob, FinalizeTrigger, ImageJobInfo, ImageJobSpec, JobQueueOps, JobRoute, QueueCountState, ShareOf } from './job-queues.js';
 import type { WorkJob } from './work-job.js';
 
 /**
@@ -9,13 +8,14 @@ import type { WorkJob } from './work-job.js';
  * without BullMQ.
  */
 export class MemoryJobQueues implements JobQueueOps {
-  readonly enqueued: { kind: TaskKind; spec: ImageJobSpec }[] = [];
+  /** In enqueue order (no fair-share ordering: that needs BullMQ, see fair-share.ts). */
+  readonly enqueued: { route: JobRoute; share: ShareOf; spec: ImageJobSpec }[] = [];
   readonly finalizeTriggers: string[] = [];
   readonly webhookTriggers: string[] = [];
   readonly failed = new Map<string, FailedImageJob>();
 
-  async enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void> {
-    for (const spec of jobs) if (!this.enqueued.some((entry) => entry.spec.jobId === spec.jobId)) this.enqueued.push({ kind, spec });
+  async enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void> {
+    for (const spec of jobs) if (!this.enqueued.some((entry) => entry.spec.jobId === spec.jobId)) this.enqueued.push({ route, share, spec });
   }
 
   async ensureFinalize(batchId: string): Promise<FinalizeTrigger> {

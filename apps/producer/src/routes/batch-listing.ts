@@ -33,6 +33,7 @@ const batchStatusSchema = {
     id: { type: 'string' },
     task: { type: 'string' },
     state: { type: 'string', enum: BATCH_STATES },
+    priority: { type: 'integer' },
     total: { type: 'integer' },
     completed: { type: 'integer' },
     failed: { type: 'integer' },

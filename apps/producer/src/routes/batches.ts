@@ -18,7 +18,11 @@ interface CreateBatchBody {
   options?: Record<string, unknown>;
   webhook?: string;
   batchId?: string;
+  priority?: number;
 }
+
+/** A batch's fair-share weight: 1 (default, plain round-robin) to 10 jobs per scheduling round. */
+const MAX_BATCH_PRIORITY = 10;
 
 const idParams = {
   type: 'object',
@@ -44,12 +48,13 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
               options: { type: 'object' },
               webhook: { type: 'string', maxLength: 2048 },
               batchId: { type: 'string', pattern: BATCH_ID_PATTERN },
+              priority: { type: 'integer', minimum: 1, maximum: MAX_BATCH_PRIORITY },
             },
           },
         },
       },
       async (request, reply) => {
-        const { task: taskName, options = {}, webhook } = request.body;
+        const { task: taskName, options = {}, webhook, priority = 1 } = request.body;
         if (webhook !== undefined) {
           try {
             checkWebhookUrl(webhook, webhookPolicyOf(deps.config));
@@ -85,7 +90,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
         const fingerprint = requestFingerprint({ task: taskName, source, options, tenant });
         const batchId = request.body.batchId ?? fingerprint;
         const webhookSecret = webhook === undefined ? undefined : newWebhookSecret();
-        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, webhookSecret, resultsUrl: deps.config.resultsUrl, tenant });
+        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, webhookSecret, resultsUrl: deps.config.resultsUrl, tenant, priority });
         if (!created) {
           // A chosen id may not name someone else's batch, nor another request of one's own.
           const existing = await deps.batches.get(batchId);
