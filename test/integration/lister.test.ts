@@ -54,7 +54,7 @@ test('the lister enqueues images once each, counts the rest as skipped, and trig
   lister.start('l1');
   await lister.idle();
   assert.deepEqual(queues.enqueued.map((entry) => entry.spec.jobId).sort(), ['a.jpg', 'c.webp', 'sub/b.png'].map((key) => deriveJobId('l1', key)).sort());
-  assert.ok(queues.enqueued.every((entry) => entry.kind === 'pixels' && entry.spec.data.results === join(dir, 'results')));
+  assert.ok(queues.enqueued.every((entry) => entry.route.kind === 'pixels' && entry.spec.data.results === join(dir, 'results')));
   const batch = (await batches.get('l1'))!;
   assert.deepEqual([batch.state, batch.total, batch.skipped, batch.listerActive], ['running', 3, 1, false]);
   assert.deepEqual(queues.finalizeTriggers, []);

@@ -15,6 +15,8 @@ export interface BatchRequest {
   resultsUrl: string;
   /** The API key id that created it; none when created with AUTH=off (then every caller sees it). */
   tenant?: string;
+  /** The model (a MODEL_ID) its model task asked for: its jobs go to that model's queue. */
+  model?: string;
 }
 
 export interface BatchRecord extends BatchRequest {
@@ -85,6 +87,7 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     webhookSecret: hash.webhookSecret,
     resultsUrl: hash.resultsUrl ?? '',
     tenant: hash.tenant,
+    model: hash.model,
     total: toNumber(hash.total),
     completed: toNumber(hash.completed),
     failed: toNumber(hash.failed),

@@ -1,7 +1,21 @@
 import type { Redis } from 'ioredis';
 import type { ImageJobData } from '@imagefleet/core';
-import { finalizeJobId, webhookJobId, type Queues, type TaskKind } from './queues.js';
+import type { Queue } from 'bullmq';
+import { finalizeJobId, modelQueuesKey, routedModel, webhookJobId, type Queues, type TaskKind } from './queues.js';
 import { runFailFast } from './redis.js';
+
+/** Which queue an input goes to: its task kind, and the model a model task asked for (routing). */
+export interface JobRoute {
+  kind: TaskKind;
+  model?: string;
+}
+
+/** Who the jobs belong to, for fair share. */
+export interface ShareOf {
+  batchId: string;
+  weight?: number;
+  lane?: 'batch' | 'interactive';
+}
 
 /** One input to enqueue: its derived job id and what the worker needs. */
 export interface ImageJobSpec {
@@ -35,20 +49,29 @@ export type FinalizeTrigger = 'added' | 'exists' | 'retried' | 'retry_later';
 export const QUEUE_STATES = ['wait', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 export type QueueCountState = (typeof QUEUE_STATES)[number];
 
+/** One queue's job counts; `model` names the model of a model's own queue. */
+export interface QueueCounts {
+  queue: string;
+  model?: string;
+  counts: Record<QueueCountState, number>;
+}
+
 /**
  * What apps do with queues, without BullMQ: enqueue a page, (re)trigger a batch's finalize, queue
  * its webhook delivery, remove
- * a batch's waiting jobs, read a job's state, count jobs, find failed jobs of a batch.
+ * a batch's waiting jobs, read a job's state, count jobs, find failed jobs of a batch. Methods that
+ * look a batch's jobs up take its route (the queue its inputs went to).
  */
 export interface JobQueueOps {
-  enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void>;
+  enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void>;
   ensureFinalize(batchId: string, options?: { retryFailedAfterMs?: number; now?: number }): Promise<FinalizeTrigger>;
   /** Queues the batch's webhook delivery; once per batch (a second call while one exists adds nothing). */
   enqueueWebhook(batchId: string): Promise<void>;
-  removeBatchJobs(batchId: string): Promise<number>;
-  imageJob(jobId: string): Promise<ImageJobInfo | undefined>;
-  counts(): Promise<{ queue: string; counts: Record<QueueCountState, number> }[]>;
-  failedImageJobs(batchId: string): Promise<FailedImageJob[]>;
+  removeBatchJobs(batchId: string, route: JobRoute): Promise<number>;
+  imageJob(jobId: string, route: JobRoute): Promise<ImageJobInfo | undefined>;
+  /** Every queue: images, vlm, each model's queue ever used, finalize, webhooks. */
+  counts(): Promise<QueueCounts[]>;
+  failedImageJobs(batchId: string, route: JobRoute): Promise<FailedImageJob[]>;
 }
 
 export class JobQueues implements JobQueueOps {
@@ -62,10 +85,16 @@ export class JobQueues implements JobQueueOps {
     return runFailFast(this.redis, this.options.failFast, work);
   }
 
-  /** One addBulk: ids are derived from batch + key, so a page added twice enqueues nothing new. */
-  async enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void> {
+  /**
+   * One addBulk: ids are derived from batch + key, so a page added twice enqueues nothing new. A
+   * model's queue is recorded before its first jobs go in, so counts never miss them.
+   */
+  async enqueueImages(route: JobRoute, _share: ShareOf, jobs: ImageJobSpec[]): Promise<void> {
     if (jobs.length === 0) return;
-    await this.run(() => this.queues.forKind(kind).addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId } }))));
+    const queue = this.queues.forRoute(route);
+    const model = routedModel(route);
+    if (model !== undefined) await this.run(() => this.redis.sadd(modelQueuesKey(this.queues.prefix), model));
+    await this.run(() => queue.addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId } }))));
   }
 
   /**
@@ -100,61 +129,64 @@ export class JobQueues implements JobQueueOps {
   }
 
   /** Removes the batch's jobs that no worker has taken yet; active ones see the cancelled state and stop. */
-  async removeBatchJobs(batchId: string): Promise<number> {
-    let removed = 0;
-    for (const queue of [this.queues.images, this.queues.vlm]) {
-      const ids: string[] = [];
-      const pageSize = 1000;
-      for (let start = 0; ; start += pageSize) {
-        const jobs = await this.run(() => queue.getJobs(['wait', 'delayed', 'prioritized'], start, start + pageSize - 1, true));
-        for (const job of jobs) if (job?.data?.batchId === batchId && job.id) ids.push(job.id);
-        if (jobs.length < pageSize) break;
-      }
-      // A job taken by a worker since it was listed is locked and cannot be removed: it skips itself.
-      for (const id of ids) removed += await queue.remove(id).catch(() => 0);
+  async removeBatchJobs(batchId: string, route: JobRoute): Promise<number> {
+    const queue = this.queues.forRoute(route);
+    const ids: string[] = [];
+    const pageSize = 1000;
+    for (let start = 0; ; start += pageSize) {
+      const jobs = await this.run(() => queue.getJobs(['wait', 'delayed', 'prioritized'], start, start + pageSize - 1, true));
+      for (const job of jobs) if (job?.data?.batchId === batchId && job.id) ids.push(job.id);
+      if (jobs.length < pageSize) break;
     }
+    // A job taken by a worker since it was listed is locked and cannot be removed: it skips itself.
+    let removed = 0;
+    for (const id of ids) removed += await queue.remove(id).catch(() => 0);
     return removed;
   }
 
-  /** The state and data of an image job in either queue, or undefined. */
-  async imageJob(jobId: string): Promise<ImageJobInfo | undefined> {
+  /** The state and data of an image job in its batch's queue, or undefined. */
+  async imageJob(jobId: string, route: JobRoute): Promise<ImageJobInfo | undefined> {
     return this.run(async () => {
-      for (const queue of [this.queues.images, this.queues.vlm]) {
-        const job = await queue.getJob(jobId);
-        if (job) {
-          const state = (await job.getState()) as JobState;
-          return { state, data: job.data, attemptsStarted: job.attemptsStarted, attemptsMade: job.attemptsMade, failedReason: job.failedReason || undefined };
-        }
-      }
-      return undefined;
+      const job = await this.queues.forRoute(route).getJob(jobId);
+      if (!job) return undefined;
+      const state = (await job.getState()) as JobState;
+      return { state, data: job.data, attemptsStarted: job.attemptsStarted, attemptsMade: job.attemptsMade, failedReason: job.failedReason || undefined };
     });
   }
 
-  async counts(): Promise<{ queue: string; counts: Record<QueueCountState, number> }[]> {
-    return this.run(() =>
-      Promise.all(
-        [this.queues.images, this.queues.vlm, this.queues.finalize, this.queues.webhooks].map(async (queue) => ({
+  async counts(): Promise<QueueCounts[]> {
+    return this.run(async () => {
+      const models = (await this.redis.smembers(modelQueuesKey(this.queues.prefix))).sort();
+      const queues: [Queue, string | undefined][] = [
+        [this.queues.images, undefined],
+        [this.queues.vlm, undefined],
+        ...models.map((model): [Queue, string] => [this.queues.forRoute({ kind: 'model', model }), model]),
+        [this.queues.finalize, undefined],
+        [this.queues.webhooks, undefined],
+      ];
+      return Promise.all(
+        queues.map(async ([queue, model]) => ({
           queue: queue.name,
+          ...(model === undefined ? {} : { model }),
           counts: (await queue.getJobCounts(...QUEUE_STATES)) as Record<QueueCountState, number>,
         })),
-      ),
-    );
+      );
+    });
   }
 
-  /** Image jobs of this batch that BullMQ failed for good (ZSCAN of the failed sets, matched by id prefix). */
-  async failedImageJobs(batchId: string): Promise<FailedImageJob[]> {
+  /** Image jobs of this batch that BullMQ failed for good (ZSCAN of its queue's failed set, matched by id prefix). */
+  async failedImageJobs(batchId: string, route: JobRoute): Promise<FailedImageJob[]> {
     const failed: FailedImageJob[] = [];
-    for (const queue of [this.queues.images, this.queues.vlm]) {
-      let cursor = '0';
-      do {
-        const [next, flat] = await this.run(() => this.redis.zscan(queue.keys.failed!, cursor, 'MATCH', `${batchId}-*`, 'COUNT', 1000));
-        cursor = next;
-        for (let i = 0; i < flat.length; i += 2) {
-          const job = await this.run(() => queue.getJob(flat[i]!));
-          if (job?.id) failed.push({ id: job.id, data: job.data, failedReason: job.failedReason ?? '' });
-        }
-      } while (cursor !== '0');
-    }
+    const queue = this.queues.forRoute(route);
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.run(() => this.redis.zscan(queue.keys.failed!, cursor, 'MATCH', `${batchId}-*`, 'COUNT', 1000));
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        const job = await this.run(() => queue.getJob(flat[i]!));
+        if (job?.id) failed.push({ id: job.id, data: job.data, failedReason: job.failedReason ?? '' });
+      }
+    } while (cursor !== '0');
     return failed;
   }
 }
