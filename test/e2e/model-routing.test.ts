@@ -1,17 +1,12 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BatchStatus } from '@imagefleet/core';
-import { makeTinyModel, type TinyModelFiles } from '@imagefleet/engine';
 import type { FleetModel } from '@imagefleet/jobs';
-import { StoreRegistry } from '@imagefleet/storage';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
 import { batchStatus, waitForBatchEnd } from '../helpers/producer.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { waitFor } from '../helpers/processes.js';
 import { syntheticPhoto } from '../helpers/images.js';
+import { useTinyModelServices } from '../helpers/tiny-model-fleet.js';
 import type { WorkerProcess } from '../helpers/worker-process.js';
 
 /**
@@ -19,34 +14,17 @@ import type { WorkerProcess } from '../helpers/worker-process.js';
  * one generated tiny model. Which worker ran a job is read from each worker's own /metrics
  * (imagefleet_jobs_total counts only the jobs that process finished).
  */
-let services: TestServices;
-let stores: StoreRegistry;
-let dir: string;
-let tiny: TinyModelFiles;
-const prefixes: string[] = [];
 const PHOTOS = 12;
-
-before(async () => {
-  services = await startServices();
-  await Promise.all(['results', 'uploads', 'photos'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  dir = mkdtempSync(join(tmpdir(), 'imagefleet-routing-'));
-  tiny = await makeTinyModel(join(dir, 'tiny'), { seed: 1 });
-  const photos = stores.open('s3://photos');
-  await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => photos.put(`r/${String(i).padStart(2, '0')}.jpg`, await syntheticPhoto(900 + i, 160, 120))));
-});
-
-after(async () => {
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-  rmSync(dir, { recursive: true, force: true });
+const shared = useTinyModelServices('routing', {
+  async setup({ stores }) {
+    const photos = stores.open('s3://photos');
+    await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => photos.put(`r/${String(i).padStart(2, '0')}.jpg`, await syntheticPhoto(900 + i, 160, 120))));
+  },
 });
 
 /** One engine thread, one slot: several workers share 2 cores with other test files. */
 async function fleet() {
+  const { services, stores, prefixes, tiny } = shared;
   return startTestFleet(services, stores, prefixes, { ENGINE: 'llama', MODEL_PATH: tiny.model, MMPROJ_PATH: tiny.mmproj, ENGINE_THREADS: '1', ENGINE_SLOTS: '1', HEARTBEAT_MS: '500' });
 }
 

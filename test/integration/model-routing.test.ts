@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { BatchStatus } from '@imagefleet/core';
 import type { FleetModel } from '@imagefleet/jobs';
 import { StoreRegistry } from '@imagefleet/storage';
-import { batchStatus, startProducerWithServices, waitForBatchEnd, type ProducerWithServices } from '../helpers/producer.js';
+import { batchStatus, startProducerWithServices, type ProducerWithServices } from '../helpers/producer.js';
 import { multipart } from '../helpers/http.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { waitFor } from '../helpers/processes.js';
