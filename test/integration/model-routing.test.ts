@@ -126,7 +126,7 @@ test('an upload naming a model: its job waits in that model queue and GET /v1/jo
   assert.equal((await batchStatus(fixture.producer, batchId)).waitingFor, 'worker');
 });
 
-test('imagefleet submit --model posts the model; imagefleet fleet shows the model queue', async () => {
+test('imagefleet submit --model posts the model; status shows it and the wait; imagefleet fleet shows the model queue', async () => {
   const stores = new StoreRegistry(fixture.services.s3);
   try {
     for (const key of ['cli/a.jpg', 'cli/b.jpg']) await stores.open('s3://photos').put(key, await syntheticPhoto(2, 64, 48));
@@ -140,6 +140,9 @@ test('imagefleet submit --model posts the model; imagefleet fleet shows the mode
   const batchId = /^batch (\S+) submitted/.exec(stdout)?.[1];
   assert.ok(batchId, stdout);
   assert.equal((await listed(batchId)).model, 'epsilon-3');
+  const shown = (await run(['status', batchId])).stdout.split('\n');
+  assert.equal(shown[0], `${batchId} running (model epsilon-3)`);
+  assert.match(shown[2]!, /^waiting for worker: no live worker serves model epsilon-3/);
   const table = (await run(['fleet'])).stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
   assert.deepEqual(table[0]!.slice(-2), ['QUEUED', 'RUNNING']);
   assert.deepEqual(table.find((row) => row[0] === 'epsilon-3'), ['epsilon-3', '(0 workers)', '0', '0', '2', '0']);
