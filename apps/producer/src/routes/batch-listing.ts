@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BATCH_ID_PATTERN, skipReasons, type BatchState } from '@imagefleet/core';
 import { toBatchStatus, type BatchPosition } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
+import { servedModelsFor } from '../job-route.js';
 import { badRequest } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 
@@ -32,6 +33,7 @@ const batchStatusSchema = {
   properties: {
     id: { type: 'string' },
     task: { type: 'string' },
+    model: { type: 'string' },
     state: { type: 'string', enum: BATCH_STATES },
     priority: { type: 'integer' },
     total: { type: 'integer' },
@@ -94,7 +96,9 @@ export function batchListingRoutes(deps: ProducerDeps) {
         const caller = callerOf(request);
         if (!caller.seesAll && caller.tenant === undefined) return { batches: [], next: null };
         const page = await deps.batchIndex.page({ tenant: caller.seesAll ? undefined : caller.tenant, states, limit, after });
-        return { batches: page.batches.map((record) => toBatchStatus(record)), next: page.next ? encodeCursor(page.next) : null };
+        const now = Date.now();
+        const served = await servedModelsFor(page.batches, deps.workers);
+        return { batches: page.batches.map((record) => toBatchStatus(record, now, served)), next: page.next ? encodeCursor(page.next) : null };
       },
     );
   };
