@@ -103,7 +103,7 @@ test('a job from before the upgrade, with its options in its data, still runs', 
   await deps.batches.recordPage('oldjob', { enqueued: 1, skipped: 0, after: undefined, cursor: 'end' });
   await deps.batches.finishListing('oldjob');
   const data = { batchId: 'oldjob', task: 'inspect', source: { store: 's3://photos', key: 'x.jpg' }, results: s3.config.resultsUrl, options: {} };
-  await deps.jobs.enqueueImages('pixels', [{ jobId: deriveJobId('oldjob', 'x.jpg'), name: 'inspect', data }]);
+  await deps.jobs.enqueueImages({ kind: 'pixels' }, { batchId: 'oldjob' }, [{ jobId: deriveJobId('oldjob', 'x.jpg'), name: 'inspect', data }]);
   assert.deepEqual(await waitForBatchEnd(s3.producer, 'oldjob', 30_000).then((status) => [status.state, status.completed]), ['completed', 1]);
 });
 

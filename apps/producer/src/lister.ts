@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { deriveJobId, type ImageJobData, type SkipReason } from '@imagefleet/core';
-import type { BatchRecord, ImageJobSpec, RecordPageResult, TaskKind } from '@imagefleet/jobs';
+import type { SkipReason } from '@imagefleet/core';
+import type { BatchRecord, JobRoute, RecordPageResult } from '@imagefleet/jobs';
 import type { BlobInfo } from '@imagefleet/storage';
-import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from './deps.js';
+import { imageJobSpec, routeOf } from './batch-jobs.js';
 import { ListingRoom } from './listing-room.js';
 import { skipReasonOf } from './source.js';
 
@@ -36,7 +36,9 @@ const PAGE_ATTEMPTS = 5;
  * chunks that fit (ListingRoom), and the listing pauses while there is no room. A paused lister
  * keeps its lock (renewed by the heartbeat) and its place in the source listing, so one producer
  * lists each batch throughout and continuing costs no re-listing; if it dies, the lock expires and
- * the reconciler resumes from the saved cursor, as for any listing.
+ * the reconciler resumes from the saved cursor, as for any listing. A batch paused by an operator
+ * (state paused) stops its lister at the next chunk or poll, which releases the lock; resume
+ * starts a lister again from the saved cursor.
  */
 export class BatchLister {
   private readonly running = new Map<string, Promise<void>>();
@@ -99,7 +101,7 @@ export class BatchLister {
       const batch = await batches.get(batchId);
       if (!batch || batch.state !== 'listing') return;
       log.info({ task: batch.task, store: batch.sourceStore, resumeAfter: batch.cursor }, 'listing started');
-      const kind = getTask(batch.task)?.kind ?? 'pixels';
+      const route = routeOf(batch);
       // Uploads were sniffed when they arrived: their name is whatever the client sent.
       const checkName = !('upload' in batch.source);
       await batches.note(batchId, { roomWaitSince: null });
@@ -120,7 +122,7 @@ export class BatchLister {
           }
           const end = chunkEnd(inputs, start, allowed);
           const cursor = page.cursorAt(end);
-          const recorded = await this.enqueueChunk(batch, kind, inputs.slice(start, end), after, cursor);
+          const recorded = await this.enqueueChunk(batch, route, inputs.slice(start, end), after, cursor);
           if (recorded !== 'recorded') {
             log.info({ recorded }, recorded === 'cursor_moved' ? 'listing stopped: another lister got ahead' : 'listing stopped: batch no longer listing');
             return;
@@ -143,18 +145,13 @@ export class BatchLister {
   }
 
   /** Enqueues one chunk (inputs with an outcome excepted) with one addBulk, then records it and moves the cursor. */
-  private async enqueueChunk(batch: BatchRecord, kind: TaskKind, inputs: ListedInput[], after: string | undefined, cursor: string): Promise<RecordPageResult> {
+  private async enqueueChunk(batch: BatchRecord, route: JobRoute, inputs: ListedInput[], after: string | undefined, cursor: string): Promise<RecordPageResult> {
     const { batches, jobs } = this.deps.background;
     const images = inputs.filter((input) => !input.skip).map((input) => input.key);
     const skippedInputs = inputs.flatMap((input) => (input.skip ? [{ key: input.key, reason: input.skip }] : []));
-    // Options stay with the batch record (stored once); a job names its batch and its input.
-    const specs: ImageJobSpec[] = images.map((key) => ({
-      jobId: deriveJobId(batch.id, key),
-      name: batch.task,
-      data: { batchId: batch.id, task: batch.task, source: { store: batch.sourceStore, key }, results: batch.resultsUrl } satisfies ImageJobData,
-    }));
+    const specs = images.map((key) => imageJobSpec(batch, key));
     const finished = await batches.finishedJobIds(batch.id, specs.map((spec) => spec.jobId));
-    await jobs.enqueueImages(kind, specs.filter((spec) => !finished.has(spec.jobId)));
+    await jobs.enqueueImages(route, { batchId: batch.id }, specs.filter((spec) => !finished.has(spec.jobId)));
     return batches.recordPage(batch.id, { enqueued: images.length, skipped: skippedInputs.length, skippedInputs, after, cursor });
   }
 

@@ -29,7 +29,8 @@ export interface WebhookJobData {
   batchId: string;
 }
 
-export type BatchState = 'listing' | 'running' | 'completed' | 'completed_with_errors' | 'cancelled';
+/** paused: an operator paused a listing or running batch (POST /v1/batches/:id/pause); resume restores the state it had. */
+export type BatchState = 'listing' | 'running' | 'paused' | 'completed' | 'completed_with_errors' | 'cancelled';
 
 export interface BatchStatus {
   id: string;
@@ -57,9 +58,10 @@ export interface BatchStatus {
  * lister: no producer is listing the source right now (one takes it over when the lock expires);
  * room: its producer is listing, paused because LISTING_AHEAD of its inputs wait in the queue
  * (listing continues as they finish); storage: inputs are waiting out storage errors; finalizing:
- * every input has an outcome and the manifest is being written (or its write is being retried).
+ * every input has an outcome and the manifest is being written (or its write is being retried);
+ * paused: an operator paused it (POST /v1/batches/:id/resume continues it).
  */
-export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing';
+export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing' | 'paused';
 
 /**
  * Why a listed input was not enqueued: its name has no image extension; its key is not safe to send

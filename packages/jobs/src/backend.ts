@@ -46,7 +46,7 @@ export function createJobBackend(config: Config, connectionName: string, options
     batchIndex: new BatchIndex(redis, config.queuePrefix, batches, failFast),
     apiKeys: new ApiKeyStore(redis, config.queuePrefix, { failFast }),
     workers: new WorkerHeartbeats(redis, config.queuePrefix, failFast),
-    jobs: new JobQueues(queues, redis, { failFast }),
+    jobs: new JobQueues(queues, redis, config.queuePrefix, { failFast }),
     queues,
     async close() {
       await queues.close();

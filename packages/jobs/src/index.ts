@@ -7,6 +7,7 @@ export * from './locks.js';
 export * from './lua-scripts.js';
 export * from './backend.js';
 export * from './job-queues.js';
+export * from './queued-jobs.js';
 export * from './work-job.js';
 export * from './consumers.js';
 export * from './failed-lines.js';

@@ -60,6 +60,8 @@ export interface Queues {
   vlm: Queue<ImageJobData>;
   /** The queue a task of this kind goes to. */
   forKind(kind: TaskKind): Queue<ImageJobData>;
+  /** Every queue image jobs wait in (what a fleet-wide pause pauses). */
+  imageQueues(): Queue<ImageJobData>[];
   finalize: Queue<FinalizeJobData>;
   webhooks: Queue<WebhookJobData>;
   close(): Promise<void>;
@@ -82,6 +84,7 @@ export function createQueues(connection: Redis, prefix: string, policy: JobPolic
     finalize,
     webhooks,
     forKind: (kind) => (kind === 'model' ? vlm : images),
+    imageQueues: () => [images, vlm],
     async close() {
       await Promise.all([images.close(), vlm.close(), finalize.close(), webhooks.close()]);
     },

@@ -5,7 +5,7 @@ import type { ProducerDeps } from '../deps.js';
 import { badRequest } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 
-const BATCH_STATES: readonly BatchState[] = ['listing', 'running', 'completed', 'completed_with_errors', 'cancelled'];
+const BATCH_STATES: readonly BatchState[] = ['listing', 'running', 'paused', 'completed', 'completed_with_errors', 'cancelled'];
 const BATCH_ID = new RegExp(BATCH_ID_PATTERN);
 const QUERY_PARAMETERS = ['state', 'limit', 'cursor'];
 

@@ -11,6 +11,7 @@ import { checkRealLocalSource, checkSourceAllowed } from '../source-policy.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { requestFingerprint, visibleBatch } from '../tenancy.js';
+import { routeOf } from '../batch-jobs.js';
 
 interface CreateBatchBody {
   task: string;
@@ -118,11 +119,12 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
     });
 
     app.delete<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'submit' }, schema: { params: idParams } }, async (request, reply) => {
-      if (!(await visibleBatch(deps.batches, callerOf(request), request.params.id))) return notFound(reply, `batch ${request.params.id}`);
+      const visible = await visibleBatch(deps.batches, callerOf(request), request.params.id);
+      if (!visible) return notFound(reply, `batch ${request.params.id}`);
       const outcome = await deps.batches.cancel(request.params.id);
       if (outcome === 'missing') return notFound(reply, `batch ${request.params.id}`);
-      // Jobs no worker has taken yet are removed; running ones see the cancelled state and skip themselves.
-      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(request.params.id) : 0;
+      // Its jobs no worker has taken yet are removed (found through its queued-jobs index); running ones see the cancelled state and skip themselves.
+      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(routeOf(visible), request.params.id) : 0;
       const batch = await deps.batches.get(request.params.id);
       request.log.info({ batchId: request.params.id, removed, outcome }, 'batch cancel requested');
       return { ...toBatchStatus(batch!), removed };
