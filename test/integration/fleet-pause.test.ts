@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { batchStatus, waitForBatchEnd } from '../helpers/producer.js';
+import { usePhotoWorld } from '../helpers/photo-world.js';
+import { startTestFleet } from '../helpers/test-fleet.js';
+import { readBacklog } from '../helpers/backlog.js';
+import { workerStageCount } from '../helpers/fleet-metrics.js';
+import { apiKey } from '../helpers/http.js';
+
+/** The fleet-wide pause, and who may pause, resume and retry what (scopes, tenants, states). */
+const KEYS = Array.from({ length: 8 }, (_, i) => `fp/${i}.jpg`);
+const world = usePhotoWorld(KEYS, 800);
+
+test('while the fleet is paused no image job starts, yet finalize runs; resumed, the queue drains', async () => {
+  const f = await startTestFleet(world.services, world.stores, world.prefixes);
+  try {
+    const pause = await f.producer.app.inject({ method: 'POST', url: '/v1/fleet/pause' });
+    assert.equal(pause.statusCode, 200, pause.body);
+    assert.equal(pause.json().paused, true);
+    assert.deepEqual((await f.producer.app.inject({ url: '/v1/fleet' })).json().queues.map((queue: { paused: boolean }) => queue.paused), [true, true]);
+
+    const held = await f.submit({ task: 'inspect', source: { keys: KEYS, bucket: 'photos' } });
+    const worker = f.startWorker();
+    // A batch without images goes straight to finalize: once it has finished, the worker is consuming.
+    const empty = await f.submit({ task: 'inspect', source: { keys: ['fp/readme.txt'], bucket: 'photos' } });
+    assert.equal((await waitForBatchEnd(f.producer, empty, 60_000)).state, 'completed');
+    const status = await batchStatus(f.producer, held);
+    assert.deepEqual([status.state, status.completed, status.failed], ['running', 0, 0]);
+    assert.deepEqual(await readBacklog(f.producer.deps, held), { counted: KEYS.length, queued: KEYS.length, active: 0 });
+    assert.equal(await workerStageCount(worker, 'fetch'), 0, 'a job started while the fleet was paused');
+
+    // A running batch can be neither resumed nor retried.
+    assert.equal((await f.producer.app.inject({ method: 'POST', url: `/v1/batches/${held}/resume` })).statusCode, 409);
+    const retry = await f.producer.app.inject({ method: 'POST', url: `/v1/batches/${held}/retry` });
+    assert.deepEqual([retry.statusCode, retry.json().error], [409, 'conflict']);
+
+    const resume = await f.producer.app.inject({ method: 'POST', url: '/v1/fleet/resume' });
+    assert.deepEqual([resume.statusCode, resume.json().paused], [200, false]);
+    const done = await waitForBatchEnd(f.producer, held, 60_000);
+    assert.deepEqual([done.state, done.completed], ['completed', KEYS.length]);
+    const finished = await f.producer.app.inject({ method: 'POST', url: `/v1/batches/${held}/pause` });
+    assert.deepEqual([finished.statusCode, finished.json().error], [409, 'conflict'], 'a finished batch was paused');
+  } finally {
+    await f.close();
+  }
+});
+
+test('pause, resume and retry want the submit scope and the caller\'s own batch; the fleet switch wants admin', async () => {
+  const f = await startTestFleet(world.services, world.stores, world.prefixes, { AUTH: 'on' });
+  try {
+    const owner = await apiKey(f.producer, ['submit', 'read'], 'owner');
+    const other = await apiKey(f.producer, ['submit', 'read'], 'other');
+    const reader = await apiKey(f.producer, ['read'], 'reader');
+    const admin = await apiKey(f.producer, ['admin'], 'admin');
+    const batchId = await f.submit({ task: 'inspect', source: { keys: KEYS, bucket: 'photos' } }, owner.auth);
+    const post = (url: string, headers: Record<string, string>) => f.producer.app.inject({ method: 'POST', url, headers });
+
+    for (const action of ['pause', 'resume', 'retry']) {
+      const url = `/v1/batches/${batchId}/${action}`;
+      assert.equal((await post(url, other.auth)).statusCode, 404, `${action}: another tenant's batch`);
+      assert.equal((await post(url, reader.auth)).statusCode, 403, `${action}: a read-only key`);
+    }
+    assert.equal((await post(`/v1/batches/${batchId}/pause`, owner.auth)).statusCode, 200);
+    assert.equal((await post(`/v1/batches/${batchId}/resume`, admin.auth)).statusCode, 200, 'admin acts on every batch');
+
+    assert.equal((await post('/v1/fleet/pause', owner.auth)).statusCode, 403);
+    assert.equal((await f.producer.app.inject({ url: '/v1/fleet', headers: reader.auth })).json().paused, false);
+    assert.equal((await post('/v1/fleet/pause', admin.auth)).statusCode, 200);
+    assert.equal((await f.producer.app.inject({ url: '/v1/fleet', headers: reader.auth })).json().paused, true);
+    assert.equal((await post('/v1/fleet/resume', admin.auth)).statusCode, 200);
+    assert.deepEqual((await f.producer.deps.jobs.imageQueues()).map((queue) => queue.paused), [false, false]);
+  } finally {
+    await f.close();
+  }
+});
