@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { batchStatus, waitForBatchEnd } from '../helpers/producer.js';
 import { usePhotoWorld } from '../helpers/photo-world.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { readBacklog } from '../helpers/backlog.js';
+import { waitFor } from '../helpers/processes.js';
 import { workerStageCount } from '../helpers/fleet-metrics.js';
 import { apiKey } from '../helpers/http.js';
 
@@ -73,3 +77,30 @@ test('pause, resume and retry want the submit scope and the caller\'s own batch;
     await f.close();
   }
 });
+
+test('imagefleet pause, resume, retry and fleet pause|resume against a real producer: one line each, errors included', async () => {
+  const f = await startTestFleet(world.services, world.stores, world.prefixes, { AUTH: 'on' });
+  try {
+    const submitter = await apiKey(f.producer, ['submit', 'read'], 'cli-submit');
+    const admin = await apiKey(f.producer, ['admin'], 'cli-admin');
+    const batchId = await f.submit({ task: 'inspect', source: { keys: KEYS, bucket: 'photos' } }, submitter.auth);
+    await waitFor(async () => (await f.producer.deps.batches.state(batchId)) === 'running', 20_000, 'the batch to be listed');
+    const address = await f.producer.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
+    const run = async (token: string, ...args: string[]) => (await promisify(execFile)(process.execPath, [cli, ...args, '--api', address, '--api-key', token], { encoding: 'utf8' })).stdout;
+    const fails = (code: number, pattern: RegExp) => (error: { code?: number; stderr?: string }) => error.code === code && pattern.test(error.stderr ?? '') && error.stderr!.trim().split('\n').length === 1;
+
+    assert.equal(await run(submitter.token, 'pause', batchId), `${batchId} paused (${KEYS.length} waiting jobs held back; running ones finish)\n`);
+    await assert.rejects(run(submitter.token, 'pause', batchId), fails(1, /answered 409: batch \S+ is paused; only a listing or running batch can be paused/));
+    assert.equal(await run(submitter.token, 'resume', batchId), `${batchId} resumed: running (${KEYS.length} jobs enqueued again)\n`);
+    await assert.rejects(run(submitter.token, 'retry', batchId), fails(1, /answered 409: batch \S+ is running; only a completed_with_errors batch can be retried/));
+    await assert.rejects(run(submitter.token, 'pause', 'no_such_batch'), fails(1, /answered 404/));
+    await assert.rejects(run(submitter.token, 'fleet', 'pause'), fails(1, /answered 403: this API key lacks the "admin" scope/));
+    await assert.rejects(run(admin.token, 'fleet', 'stop'), fails(2, /fleet takes pause or resume/));
+    assert.match(await run(admin.token, 'fleet', 'pause'), /^fleet paused/);
+    assert.match(await run(admin.token, 'fleet', 'resume'), /^fleet resumed/);
+  } finally {
+    await f.close();
+  }
+});
+
