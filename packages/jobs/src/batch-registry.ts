@@ -393,9 +393,9 @@ export class BatchRegistry {
     return this.unfinished(['listing'], limit);
   }
 
-  /** Batches still listing or running, newest first, at most `limit`. */
+  /** Batches still listing, running or paused, newest first, at most `limit`. */
   async activeBatches(limit = 20): Promise<BatchRecord[]> {
-    const records = await Promise.all((await this.unfinished(['listing', 'running'], limit)).map((id) => this.get(id)));
+    const records = await Promise.all((await this.unfinished(['listing', 'running', 'paused'], limit)).map((id) => this.get(id)));
     return records.filter((record): record is BatchRecord => record !== undefined);
   }
 }
