@@ -2,28 +2,31 @@ import { createLogger, type Config } from '@imagefleet/core';
 import { buildProducerApp, closeProducerDeps, createProducerDeps, type ProducerDeps } from '@imagefleet/producer';
 import type { FastifyInstance } from 'fastify';
 import type { BatchStatus } from '@imagefleet/core';
-import type { BatchLister, QueueSampler } from '@imagefleet/producer';
+import type { BatchLister, QueueSampler, Reconciler } from '@imagefleet/producer';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from './services.js';
 import { testConfig, testEnv } from './fleet.js';
+import { waitFor } from './processes.js';
 
 export interface TestProducer {
   deps: ProducerDeps;
   app: FastifyInstance;
   lister: BatchLister;
   sampler: QueueSampler;
+  reconciler: Reconciler;
   close(): Promise<void>;
 }
 
 /** The producer API in this process; tests talk to it with app.inject (no port). */
 export async function startTestProducer(config: Config): Promise<TestProducer> {
   const deps = createProducerDeps(config, createLogger('test-producer', config.logLevel));
-  const { app, lister, sampler } = await buildProducerApp(deps);
+  const { app, lister, sampler, reconciler } = await buildProducerApp(deps);
   await app.ready();
   return {
     deps,
     app,
     lister,
     sampler,
+    reconciler,
     async close() {
       await app.close();
       await closeProducerDeps(deps);
@@ -61,6 +64,16 @@ export async function batchStatus(producer: TestProducer, batchId: string): Prom
   const response = await producer.app.inject({ method: 'GET', url: `/v1/batches/${batchId}` });
   if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}: ${response.body}`);
   return response.json<BatchStatus>();
+}
+
+/** Waits until the batch's listing is paused for room (LISTING_AHEAD) with `total` inputs listed. */
+export async function pausedForRoom(producer: TestProducer, batchId: string, total: number): Promise<BatchStatus> {
+  let status: BatchStatus | undefined;
+  await waitFor(async () => {
+    status = await batchStatus(producer, batchId);
+    return status.waitingFor === 'room' && status.total === total;
+  }, 30_000, `the listing to pause for room: ${JSON.stringify(status)}`);
+  return status!;
 }
 
 const FINISHED = new Set(['completed', 'completed_with_errors', 'cancelled']);

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BatchStatus } from '@imagefleet/core';
 import { batchWait, createJobBackend } from '@imagefleet/jobs';
-import { batchStatus, waitForBatchEnd, type TestProducer } from '../helpers/producer.js';
+import { pausedForRoom, waitForBatchEnd } from '../helpers/producer.js';
 import { usePhotoWorld } from '../helpers/photo-world.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { waitFor } from '../helpers/processes.js';
@@ -19,16 +18,6 @@ const CONCURRENCY = 2;
 const KEYS = Array.from({ length: 100 }, (_, i) => `bp/${String(i).padStart(3, '0')}.jpg`);
 const world = usePhotoWorld(KEYS, 300);
 const source = { s3: { bucket: 'photos', prefix: 'bp/' } };
-
-/** Waits until the batch's listing is paused for room with `total` inputs listed. */
-async function pausedForRoom(producer: TestProducer, batchId: string, total: number): Promise<BatchStatus> {
-  let status: BatchStatus | undefined;
-  await waitFor(async () => {
-    status = await batchStatus(producer, batchId);
-    return status.waitingFor === 'room' && status.total === total;
-  }, 30_000, `the listing to pause for room: ${JSON.stringify(status)}`);
-  return status!;
-}
 
 test('a source larger than LISTING_AHEAD: at most LISTING_AHEAD inputs ever wait, and every input is done exactly once', async () => {
   const f = await startTestFleet(world.services, world.stores, world.prefixes, { LISTING_AHEAD: String(LIMIT), WORKER_CONCURRENCY: String(CONCURRENCY), QUEUE_SAMPLE_MS: '250' });

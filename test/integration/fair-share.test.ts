@@ -37,7 +37,7 @@ async function scheduler(options: { interactiveShare?: number; attempts?: number
   const worker = new Worker<ImageJobData>(IMAGE_QUEUE, null, { connection: workerConnection, prefix, autorun: false });
   const clamps: RoundsClamped[] = [];
   const fairShare = new FairShare(redis, prefix, registerScripts(redis), { interactiveShare, onRoundsClamped: (event) => clamps.push(event) });
-  const jobs = new JobQueues(queues, redis, fairShare);
+  const jobs = new JobQueues(queues, redis, prefix, fairShare);
   const batches = new BatchRegistry(redis, prefix, 3600);
   let next = 0;
   return {

@@ -7,7 +7,7 @@ import { MemoryJobQueues } from '@imagefleet/jobs/testing';
 
 const record = (fields: Partial<BatchRecord>): BatchRecord => ({
   id: 'b1', task: 'caption', source: { keys: ['a.jpg'], bucket: 'p' }, sourceStore: 's3://p', resultsUrl: 's3://r', state: 'running', total: 3, completed: 1, failed: 0,
-  skipped: 0, skippedReasons: {}, cursor: undefined, createdAt: new Date().toISOString(), finishedAt: null, listerActive: false, pendingResults: 0, priority: 1, ...fields,
+  skipped: 0, skippedReasons: {}, cursor: undefined, createdAt: new Date().toISOString(), finishedAt: null, listerActive: false, pendingResults: 0, priority: 1, retries: 0, ...fields,
 });
 
 test('model ids: the MODEL_ID pattern, and one queue per id with no ":" in its name', () => {
@@ -50,6 +50,6 @@ test('MemoryJobQueues keeps routes: a job is found and removed through its own q
   assert.equal(await queues.imageJob('b1-1', { kind: 'model' }), undefined);
   assert.equal((await queues.imageJob('b1-1', { kind: 'model', model: 'm-1' }))?.state, 'waiting');
   assert.deepEqual((await queues.counts()).map((entry) => [entry.queue, entry.model, entry.counts.wait]), [['memory', undefined, 0], ['vlm-m-1', 'm-1', 2]]);
-  assert.equal(await queues.removeBatchJobs('b1', { kind: 'model' }), 0);
-  assert.equal(await queues.removeBatchJobs('b1', { kind: 'model', model: 'm-1' }), 2);
+  assert.equal(await queues.removeImageJobs({ kind: 'model' }, ['b1-1', 'b1-2']), 0);
+  assert.equal(await queues.removeBatchJobs({ kind: 'model', model: 'm-1' }, 'b1'), 2);
 });

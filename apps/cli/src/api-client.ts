@@ -43,6 +43,16 @@ export class ApiClient {
     return (await (await this.request(`/v1/batches?${params}`)).json()) as { batches: BatchStatus[]; next: string | null };
   }
 
+  /** POST /v1/batches/:id/<action>: the batch's status after it, with the action's own fields (held, requeued, retried). */
+  async batchAction(batchId: string, action: 'pause' | 'resume' | 'retry'): Promise<BatchStatus & Record<string, unknown>> {
+    return (await (await this.request(`/v1/batches/${encodeURIComponent(batchId)}/${action}`, { method: 'POST' })).json()) as BatchStatus & Record<string, unknown>;
+  }
+
+  /** POST /v1/fleet/pause or /resume (admin scope): whether the image queues are paused now. */
+  async fleetAction(action: 'pause' | 'resume'): Promise<{ paused: boolean }> {
+    return (await (await this.request(`/v1/fleet/${action}`, { method: 'POST' })).json()) as { paused: boolean };
+  }
+
   async fleetModels(): Promise<{ models: FleetModel[] }> {
     return (await (await this.request('/v1/models')).json()) as { models: FleetModel[] };
   }

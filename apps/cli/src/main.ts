@@ -14,6 +14,7 @@ import { buildEngine } from './commands/engine.js';
 import { keys } from './commands/keys.js';
 import { listBatches } from './commands/batches.js';
 import { showFleet } from './commands/fleet.js';
+import { batchOperation, fleetOperation } from './commands/operations.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -25,7 +26,11 @@ Commands:
                              --model: a model task goes to the workers of that model only (ids as \`fleet\` lists them)
   status <batchId> [--json]
   batches [--state running,listing] [--limit N]   the newest batches (id, task, state, done/total, created)
-  fleet [--json]             the models the fleet serves now: each live worker (engine, device, slots, images/s), per-model totals and queue
+  pause <batchId>            pause a listing or running batch: its waiting jobs are held back, running ones finish
+  resume <batchId>           resume a paused batch where it was
+  retry <batchId>            run the failed inputs of a batch that finished with errors again (the manifest is rewritten)
+  fleet [--json]             the models the fleet serves now: each live worker (engine, device, slots, images/s) per-model totals and queue
+  fleet pause|resume         stop or restart every worker taking new image jobs (admin scope); finalize and webhooks go on
   results <batchId> [--format jsonl|csv] [--out FILE]
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
   models make-synthetic --like qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b [--type q8_0|q4_0|f16] [--mmproj-type f16|q8_0] [--seed N] <dir>
@@ -131,7 +136,12 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'batches':
       return listBatches(apiClient(values.api, values['api-key']), { state: values.state, limit: values.limit });
+    case 'pause':
+    case 'resume':
+    case 'retry':
+      return batchOperation(apiClient(values.api, values['api-key']), command, need('a batch id'));
     case 'fleet':
+      if (rest[0] !== undefined) return fleetOperation(apiClient(values.api, values['api-key']), rest[0]);
       return showFleet(apiClient(values.api, values['api-key']), values.json);
     case 'results':
       return exportResults(apiClient(values.api, values['api-key']), need('a batch id'), values.format, values.out);

@@ -13,7 +13,7 @@ export function progressLine(status: BatchStatus, width = 30): string {
   const fraction = status.total > 0 ? Math.min(done / status.total, 1) : 0;
   const filled = Math.round(fraction * width);
   const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
-  const listing = status.state === 'listing' ? ' (listing…)' : '';
+  const listing = status.state === 'listing' ? ' (listing…)' : status.state === 'paused' ? ' (paused)' : '';
   return `[${bar}] ${done}/${status.total}${listing} ${(fraction * 100).toFixed(0)}%  ${status.throughput.toFixed(1)} img/s  ETA ${formatSeconds(status.eta)}  failed ${status.failed}`;
 }
 

@@ -7,6 +7,9 @@ import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
 import { batchListingRoutes } from './routes/batch-listing.js';
 import { fleetModelRoutes } from './routes/fleet-models.js';
+import { fleetControlRoutes } from './routes/fleet-control.js';
+import { batchOperationRoutes } from './routes/batch-operations.js';
+import { BatchOperations } from './batch-operations.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { healthRoutes, metricsRoute } from './routes/health.js';
 import { ApiError } from './http-errors.js';
@@ -77,12 +80,15 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     await guarded.register(batchRoutes(deps, lister));
     await guarded.register(batchListingRoutes(deps));
     await guarded.register(fleetModelRoutes(deps));
+    await guarded.register(fleetControlRoutes(deps));
+    await guarded.register(batchOperationRoutes(deps, new BatchOperations(deps, lister, deps.logger.child({ component: 'api' }))));
     await guarded.register(uploadRoutes(deps, lister));
     if (deps.config.producerMetricsPort === undefined) await guarded.register(metricsRoute(deps));
   });
   const sampler = new QueueSampler(deps, deps.config.queueSampleMs);
   sampler.start();
-  const reconciler = new Reconciler(deps.background, lister, deps.logger.child({ component: 'reconciler' }), {
+  const reconcilerLogger = deps.logger.child({ component: 'reconciler' });
+  const reconciler = new Reconciler(deps.background, lister, new BatchOperations(deps.background, lister, reconcilerLogger), reconcilerLogger, {
     intervalMs: deps.config.reconcileIntervalMs,
     finalizeRetryMs: deps.config.finalizeRetryMs,
   });

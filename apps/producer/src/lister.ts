@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { deriveJobId, type ImageJobData, type SkipReason } from '@imagefleet/core';
-import type { BatchRecord, ImageJobSpec, JobRoute, RecordPageResult, ShareOf } from '@imagefleet/jobs';
+import type { SkipReason } from '@imagefleet/core';
+import type { BatchRecord, JobRoute, RecordPageResult } from '@imagefleet/jobs';
 import type { BlobInfo } from '@imagefleet/storage';
 import type { ProducerDeps } from './deps.js';
-import { routeOf } from './job-route.js';
+import { imageJobSpec, routeOf, shareOf } from './batch-jobs.js';
 import { ListingRoom } from './listing-room.js';
 import { skipReasonOf } from './source.js';
 
@@ -36,7 +36,9 @@ const PAGE_ATTEMPTS = 5;
  * chunks that fit (ListingRoom), and the listing pauses while there is no room. A paused lister
  * keeps its lock (renewed by the heartbeat) and its place in the source listing, so one producer
  * lists each batch throughout and continuing costs no re-listing; if it dies, the lock expires and
- * the reconciler resumes from the saved cursor, as for any listing.
+ * the reconciler resumes from the saved cursor, as for any listing. A batch paused by an operator
+ * (state paused) stops its lister at the next chunk or poll, which releases the lock; resume
+ * starts a lister again from the saved cursor.
  */
 export class BatchLister {
   private readonly running = new Map<string, Promise<void>>();
@@ -147,16 +149,9 @@ export class BatchLister {
     const { batches, jobs } = this.deps.background;
     const images = inputs.filter((input) => !input.skip).map((input) => input.key);
     const skippedInputs = inputs.flatMap((input) => (input.skip ? [{ key: input.key, reason: input.skip }] : []));
-    // Options stay with the batch record (stored once); a job names its batch and its input.
-    const specs: ImageJobSpec[] = images.map((key) => ({
-      jobId: deriveJobId(batch.id, key),
-      name: batch.task,
-      data: { batchId: batch.id, task: batch.task, source: { store: batch.sourceStore, key }, results: batch.resultsUrl } satisfies ImageJobData,
-    }));
+    const specs = images.map((key) => imageJobSpec(batch, key));
     const finished = await batches.finishedJobIds(batch.id, specs.map((spec) => spec.jobId));
-    // Uploads (one-input batches) share the queue's interactive lane; a batch is served by its weight.
-    const share: ShareOf = 'upload' in batch.source ? { batchId: batch.id, lane: 'interactive' } : { batchId: batch.id, weight: batch.priority };
-    await jobs.enqueueImages(route, share, specs.filter((spec) => !finished.has(spec.jobId)));
+    await jobs.enqueueImages(route, shareOf(batch), specs.filter((spec) => !finished.has(spec.jobId)));
     return batches.recordPage(batch.id, { enqueued: images.length, skipped: skippedInputs.length, skippedInputs, after, cursor });
   }
 

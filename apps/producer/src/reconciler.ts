@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@imagefleet/core';
 import { failedJobLine, type BatchSnapshot, type JobBackend } from '@imagefleet/jobs';
 import type { BatchLister } from './lister.js';
-import { routeOf } from './job-route.js';
+import type { BatchOperations } from './batch-operations.js';
+import { routeOf } from './batch-jobs.js';
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -34,7 +35,10 @@ const LEADER_ROLE = 'reconciler';
  * - running with every input accounted for: makes sure its finalize job exists and, if it failed,
  *   runs again (after finalizeRetryMs);
  * - running with no progress for staleAfterMs: records an outcome for any job that BullMQ failed
- *   without one (the worker died between BullMQ's decision and recording it).
+ *   without one (the worker died between BullMQ's decision and recording it), and enqueues again
+ *   its indexed jobs without an outcome (ids still queued are ignored: a producer that died between
+ *   a resume or retry and its queue work);
+ * - paused: nothing (neither its listing is resumed nor is it finalized) until an operator resumes it.
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -45,6 +49,7 @@ export class Reconciler {
   constructor(
     private readonly backend: JobBackend,
     private readonly lister: BatchLister,
+    private readonly operations: Pick<BatchOperations, 'requeue'>,
     private readonly logger: Logger,
     private readonly options: ReconcilerOptions,
   ) {
@@ -95,7 +100,10 @@ export class Reconciler {
       }
       return;
     }
-    if (this.stale(snapshot, now)) report.outcomesRecovered += await this.recoverFailedJobs(id);
+    if (!this.stale(snapshot, now)) return;
+    report.outcomesRecovered += await this.recoverFailedJobs(id);
+    const batch = await batches.get(id);
+    if (batch?.state === 'running') await this.operations.requeue(batch);
   }
 
   /** True at most once per staleAfterMs for a batch whose outcome count has not moved for that long. */

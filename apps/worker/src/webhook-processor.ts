@@ -6,8 +6,10 @@ import { deliverWebhook, type WebhookMessage } from './webhook.js';
 /** The batch.finished message: the batch's status and the API path of its results, no storage locations. */
 export function batchFinishedMessage(batch: BatchRecord & { webhook: string; webhookSecret: string }): WebhookMessage {
   const payload = { event: 'batch.finished', batch: toBatchStatus(batch), results: `/v1/batches/${encodeURIComponent(batch.id)}/results` };
-  // One id per batch run: the same on every attempt, another when an expired batch id is reused.
-  return { url: batch.webhook, secret: batch.webhookSecret, id: `msg_${batch.id}_${Date.parse(batch.createdAt)}`, body: JSON.stringify(payload) };
+  // One id per batch run: the same on every attempt, another when an expired batch id is reused or
+  // the batch finishes again after a retry of its failed inputs.
+  const run = batch.retries > 0 ? `_r${batch.retries}` : '';
+  return { url: batch.webhook, secret: batch.webhookSecret, id: `msg_${batch.id}_${Date.parse(batch.createdAt)}${run}`, body: JSON.stringify(payload) };
 }
 
 /**

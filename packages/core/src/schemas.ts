@@ -29,7 +29,8 @@ export interface WebhookJobData {
   batchId: string;
 }
 
-export type BatchState = 'listing' | 'running' | 'completed' | 'completed_with_errors' | 'cancelled';
+/** paused: an operator paused a listing or running batch (POST /v1/batches/:id/pause); resume restores the state it had. */
+export type BatchState = 'listing' | 'running' | 'paused' | 'completed' | 'completed_with_errors' | 'cancelled';
 
 export interface BatchStatus {
   id: string;
@@ -63,8 +64,9 @@ export interface BatchStatus {
  * (listing continues as they finish); storage: inputs are waiting out storage errors; finalizing:
  * every input has an outcome and the manifest is being written (or its write is being retried);
  * worker: the batch names a model that no live worker serves (its inputs wait in that model's queue).
+ * paused: an operator paused it (POST /v1/batches/:id/resume continues it).
  */
-export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing' | 'worker';
+export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing' | 'worker' | 'paused';
 
 /**
  * Why a listed input was not enqueued: its name has no image extension; its key is not safe to send

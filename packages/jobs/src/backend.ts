@@ -50,7 +50,7 @@ export function createJobBackend(config: Config, connectionName: string, options
     batchIndex: new BatchIndex(redis, config.queuePrefix, batches, failFast),
     apiKeys: new ApiKeyStore(redis, config.queuePrefix, { failFast }),
     workers: new WorkerHeartbeats(redis, config.queuePrefix, failFast),
-    jobs: new JobQueues(queues, redis, new FairShare(redis, config.queuePrefix, registerScripts(redis), { interactiveShare: config.interactiveShare, onRoundsClamped: options.onRoundsClamped }), { failFast }),
+    jobs: new JobQueues(queues, redis, config.queuePrefix, new FairShare(redis, config.queuePrefix, registerScripts(redis), { interactiveShare: config.interactiveShare, onRoundsClamped: options.onRoundsClamped }), { failFast }),
     queues,
     async close() {
       await queues.close();

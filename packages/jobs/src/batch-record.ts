@@ -57,6 +57,11 @@ export interface BatchRecord extends BatchRequest {
   resultWriteFailingSince?: number;
   /** 'pending' from finishing until the webhook was tried, then 'delivered' or 'failed'. */
   webhookState?: string;
+  /** While paused: the state it was paused from (resume restores it), and since when (ms). */
+  pausedFrom?: 'listing' | 'running';
+  pausedAt?: number;
+  /** Times its failed inputs were retried (POST /v1/batches/:id/retry). */
+  retries: number;
 }
 
 /** The 'skipped:<reason>' counters of a batch hash; what they do not account for predates them. */
@@ -115,5 +120,8 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     storageError: hash.storageError,
     resultWriteFailingSince: optionalNumber(hash.resultWriteFailingSince),
     webhookState: hash.webhookState,
+    pausedFrom: hash.pausedFrom as BatchRecord['pausedFrom'],
+    pausedAt: optionalNumber(hash.pausedAt),
+    retries: toNumber(hash.retries),
   };
 }

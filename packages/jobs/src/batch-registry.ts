@@ -5,6 +5,7 @@ import { RedisLock } from './locks.js';
 import { allBatchesKey, tenantBatchesKey } from './batch-index.js';
 import { registerScripts, type Scripts } from './lua-scripts.js';
 import { runFailFast } from './redis.js';
+import { queuedJobsKey } from './queued-jobs.js';
 
 /** unstorable: recorded, then the store refused its result object for good (counted as failed). */
 export type { BatchRecord, BatchRequest } from './batch-record.js';
@@ -25,6 +26,9 @@ export interface Claim {
 }
 
 export type RecordPageResult = 'recorded' | 'not_listing' | 'cursor_moved';
+/** resumed_complete: resumed running with every input already done (the caller finalizes). */
+export type PauseResult = 'paused' | 'wrong_state' | 'missing';
+export type ResumeResult = 'resumed' | 'resumed_complete' | 'wrong_state' | 'missing';
 export type FinishResult = 'finished' | 'not_running' | 'pending_results' | 'incomplete';
 
 /** The counters the reconciler needs for one unfinished batch. */
@@ -56,7 +60,7 @@ export interface BatchRegistryOptions {
  *
  * Keys under <prefix>:batch:<id>: the hash; :done (job id -> "<status>\t<key>", every input with an
  * outcome); :pending (job id -> "<token>\n<result line>", outcomes whose object is not stored yet);
- * :lister (the lister lock). <prefix>:batches indexes unfinished batches only; every batch is also
+ * :queued (job id -> job data JSON: enqueued, no outcome yet; see queued-jobs.ts); :lister (the lister lock). <prefix>:batches indexes unfinished batches only; every batch is also
  * indexed for listing (see batch-index.ts).
  */
 export class BatchRegistry {
@@ -85,6 +89,10 @@ export class BatchRegistry {
 
   private skippedKey(id: string): string {
     return `${this.prefix}:batch:${id}:skipped`;
+  }
+
+  private queuedKey(id: string): string {
+    return queuedJobsKey(this.prefix, id);
   }
 
   private get indexKey(): string {
@@ -178,7 +186,7 @@ export class BatchRegistry {
   async claimOutcome(id: string, jobId: string, line: ResultLine, token: string): Promise<Claim> {
     const counter = line.status === 'ok' ? 'completed' : 'failed';
     const [added, mine, complete] = (await this.run(() =>
-      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId, `${line.status}\t${line.key}`, counter, token, JSON.stringify(line)]),
+      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.queuedKey(id)], [jobId, `${line.status}\t${line.key}`, counter, token, JSON.stringify(line)]),
     )) as [number, number, number];
     return { added: added === 1, mine: mine === 1, complete: complete === 1 };
   }
@@ -190,7 +198,7 @@ export class BatchRegistry {
   async recordOutcome(id: string, jobId: string, key: string, status: OutcomeStatus): Promise<{ added: boolean; complete: boolean }> {
     const counter = status === 'ok' ? 'completed' : 'failed';
     const [added, , complete] = (await this.run(() =>
-      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id)], [jobId, `${status}\t${key}`, counter, 'none', '']),
+      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.queuedKey(id)], [jobId, `${status}\t${key}`, counter, 'none', '']),
     )) as [number, number, number];
     return { added: added === 1, complete: complete === 1 };
   }
@@ -275,19 +283,43 @@ export class BatchRegistry {
   async markFinished(id: string, state: 'completed' | 'completed_with_errors', now = new Date(), options: { webhook?: boolean } = {}): Promise<FinishResult> {
     const result = await this.run(() =>
       this.scripts.markFinished(
-        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id)],
+        [this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id), this.queuedKey(id)],
         [id, state, now.toISOString(), this.ttlSeconds, options.webhook ? 'pending' : ''],
       ),
     );
     return result === 1 ? 'finished' : result === -1 ? 'pending_results' : result === -2 ? 'incomplete' : 'not_running';
   }
 
-  /** 'cancelled' on success, 'finished' if it already ended, 'missing' if unknown. */
+  /** 'cancelled' on success (listing, running or paused), 'finished' if it already ended, 'missing' if unknown. */
   async cancel(id: string, now = new Date()): Promise<'cancelled' | 'finished' | 'missing'> {
     const result = await this.run(() =>
-      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id)], [id, now.toISOString(), this.ttlSeconds]),
+      this.scripts.cancel([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.indexKey, this.skippedKey(id), this.queuedKey(id)], [id, now.toISOString(), this.ttlSeconds]),
     );
     return result === 1 ? 'cancelled' : result === 0 ? 'finished' : 'missing';
+  }
+
+  /** Pauses a listing or running batch (state paused, pausedFrom remembered); its jobs are the caller's to hold back. */
+  async pause(id: string, now = Date.now()): Promise<PauseResult> {
+    const result = await this.run(() => this.scripts.pause([this.batchKey(id)], [now]));
+    return result === 1 ? 'paused' : result === 0 ? 'wrong_state' : 'missing';
+  }
+
+  /** Restores a paused batch's state; the caller enqueues its held jobs again (and finalizes on resumed_complete). */
+  async resume(id: string): Promise<ResumeResult> {
+    const result = await this.run(() => this.scripts.resume([this.batchKey(id)], []));
+    return result === 1 ? 'resumed' : result === 2 ? 'resumed_complete' : result === 0 ? 'wrong_state' : 'missing';
+  }
+
+  /**
+   * Takes these inputs' failed (or unstorable) outcomes back and moves the batch from
+   * completed_with_errors to running, with them in its queued-jobs index (one Lua step); the
+   * caller enqueues them. How many were taken, or undefined when the batch is in another state.
+   */
+  async reopenFailed(id: string, createdAt: string, inputs: { jobId: string; data: string }[]): Promise<number | undefined> {
+    const pairs = inputs.flatMap((input) => [input.jobId, input.data]);
+    const keys = [this.batchKey(id), this.doneKey(id), this.queuedKey(id), this.indexKey, this.skippedKey(id)];
+    const result = (await this.run(() => this.scripts.retry(keys, [id, Date.parse(createdAt), ...pairs]))) as number;
+    return result < 0 ? undefined : result;
   }
 
   /** Notes on the batch hash for its status (what it waits for); only while it is unfinished. */
@@ -363,9 +395,9 @@ export class BatchRegistry {
     return this.unfinished(['listing'], limit);
   }
 
-  /** Batches still listing or running, newest first, at most `limit`. */
+  /** Batches still listing, running or paused, newest first, at most `limit`. */
   async activeBatches(limit = 20): Promise<BatchRecord[]> {
-    const records = await Promise.all((await this.unfinished(['listing', 'running'], limit)).map((id) => this.get(id)));
+    const records = await Promise.all((await this.unfinished(['listing', 'running', 'paused'], limit)).map((id) => this.get(id)));
     return records.filter((record): record is BatchRecord => record !== undefined);
   }
 }

@@ -22,6 +22,7 @@ function workerWait(record: BatchRecord, served: ServedModels): { waitingFor: Ba
 
 /** What an unfinished batch waits for, and one line saying so; nulls when it is simply working. */
 export function batchWait(record: BatchRecord, now = Date.now(), served?: ServedModels): { waitingFor: BatchWait | null; detail: string | null } {
+  if (record.state === 'paused') return { waitingFor: 'paused', detail: pausedDetail(record) };
   if (record.state !== 'listing' && record.state !== 'running') return { waitingFor: null, detail: null };
   const noWorker = workerWait(record, served);
   if (noWorker) return noWorker;
@@ -46,6 +47,14 @@ export function batchWait(record: BatchRecord, now = Date.now(), served?: Served
   return { waitingFor: null, detail: null };
 }
 
+/** What a paused batch holds back, and how it continues. */
+function pausedDetail(record: BatchRecord): string {
+  const since = record.pausedAt === undefined ? '' : ` since ${new Date(record.pausedAt).toISOString()}`;
+  const waiting = Math.max(record.total - record.completed - record.failed, 0);
+  const listing = record.pausedFrom === 'listing' ? '; its listing stopped and continues from where it was' : '';
+  return `paused by an operator${since} (was ${record.pausedFrom ?? 'running'}): ${waiting} listed inputs wait, none is started (jobs already running finish)${listing}; POST /v1/batches/${record.id}/resume continues it`;
+}
+
 /**
  * The public view of a batch: counters, throughput, ETA, and what it waits for. With `served` (the
  * models live workers serve), a batch naming a model none of them serves waits for a worker.
@@ -56,7 +65,7 @@ export function toBatchStatus(record: BatchRecord, now = Date.now(), served?: Se
   const seconds = Math.max((end - Date.parse(record.createdAt)) / 1000, 0.001);
   const throughput = Math.round((done / seconds) * 100) / 100;
   const remaining = Math.max(record.total - done, 0);
-  const finished = record.state !== 'listing' && record.state !== 'running';
+  const finished = record.state === 'completed' || record.state === 'completed_with_errors' || record.state === 'cancelled';
   return {
     id: record.id,
     task: record.task,

@@ -8,6 +8,7 @@ export * from './lua-scripts.js';
 export * from './backend.js';
 export * from './job-queues.js';
 export * from './fair-share.js';
+export * from './queued-jobs.js';
 export * from './work-job.js';
 export * from './consumers.js';
 export * from './failed-lines.js';

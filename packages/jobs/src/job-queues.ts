@@ -1,7 +1,8 @@
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ImageJobData } from '@imagefleet/core';
-import type { Queue } from 'bullmq';
 import { finalizeJobId, modelQueuesKey, routedModel, webhookJobId, type Queues, type TaskKind } from './queues.js';
+import { queuedJobsKey, scanQueuedJobs } from './queued-jobs.js';
 import { runFailFast } from './redis.js';
 import type { FairShare } from './fair-share.js';
 
@@ -16,6 +17,19 @@ export interface JobRoute {
  * per round; default 1), and its lane ('interactive' for uploads: one lane per queue, weighted by
  * INTERACTIVE_SHARE; default 'batch').
  */
+export interface ShareOf {
+  batchId: string;
+  weight?: number;
+  lane?: 'batch' | 'interactive';
+}
+
+/** Which queue an input goes to: its task kind, and the model a model task asked for (routing). */
+export interface JobRoute {
+  kind: TaskKind;
+  model?: string;
+}
+
+/** Who the jobs belong to: the batch whose queued-jobs index lists them (and, for fair share, its weight and lane). */
 export interface ShareOf {
   batchId: string;
   weight?: number;
@@ -61,19 +75,40 @@ export interface QueueCounts {
   counts: Record<QueueCountState, number>;
 }
 
+/** An image queue and whether it is paused (fleet-wide pause). */
+export interface ImageQueueState {
+  queue: string;
+  paused: boolean;
+}
+
 /**
  * What apps do with queues, without BullMQ: enqueue a page, (re)trigger a batch's finalize, queue
- * its webhook delivery, remove
- * a batch's waiting jobs, read a job's state, count jobs, find failed jobs of a batch. Methods that
+ * its webhook delivery, remove or hold back a batch's waiting jobs, read a job's state, count jobs,
+ * find failed jobs of a batch, pause the image queues. Methods that
  * look a batch's jobs up take its route (the queue its inputs went to).
  */
 export interface JobQueueOps {
-  /** Enqueues a page of a batch's inputs, each with its fair-share priority (see fair-share.ts). */
+  /** Indexes the jobs in their batch's queued-jobs index (share.batchId), then one addBulk, each job with its fair-share priority (ids still present are ignored). */
   enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void>;
   ensureFinalize(batchId: string, options?: { retryFailedAfterMs?: number; now?: number }): Promise<FinalizeTrigger>;
   /** Queues the batch's webhook delivery; once per batch (a second call while one exists adds nothing). */
   enqueueWebhook(batchId: string): Promise<void>;
-  removeBatchJobs(batchId: string, route: JobRoute): Promise<number>;
+  /** Drops the batch's kept webhook job (delivered or failed), so that its next finish (after a retry) notifies again. */
+  resetWebhook(batchId: string): Promise<void>;
+  /**
+   * Removes the jobs of the batch's queued-jobs index that no worker holds (active ones run on),
+   * then drops the index; `keepIndex` (pause) keeps it, to enqueue them again on resume. Returns how
+   * many jobs were removed.
+   */
+  removeBatchJobs(route: JobRoute, batchId: string, options?: { keepIndex?: boolean }): Promise<number>;
+  /** The batch's queued-jobs index (enqueued, no outcome yet), a page at a time. */
+  queuedJobs(batchId: string): AsyncGenerator<ImageJobSpec[]>;
+  /** Removes BullMQ's kept jobs with these ids (a failed one is kept a day), so the ids can be enqueued again. */
+  removeImageJobs(route: JobRoute, jobIds: string[]): Promise<number>;
+  /** Fleet-wide pause: workers take no new job from any image queue (active ones finish); finalize and webhooks go on. */
+  setImageQueuesPaused(paused: boolean): Promise<void>;
+  /** Every image queue this facade knows, and whether it is paused. */
+  imageQueues(): Promise<ImageQueueState[]>;
   imageJob(jobId: string, route: JobRoute): Promise<ImageJobInfo | undefined>;
   /** Every queue: images, vlm, each model's queue ever used, finalize, webhooks. */
   counts(): Promise<QueueCounts[]>;
@@ -84,6 +119,7 @@ export class JobQueues implements JobQueueOps {
   constructor(
     readonly queues: Queues,
     private readonly redis: Redis,
+    private readonly prefix: string,
     private readonly fairShare: FairShare,
     private readonly options: { failFast?: boolean } = {},
   ) {}
@@ -93,17 +129,20 @@ export class JobQueues implements JobQueueOps {
   }
 
   /**
-   * One addBulk, each job with its round as BullMQ priority: ids are derived from batch + key, so a
-   * page added twice enqueues nothing new (its rounds are spent all the same: the batch's share
-   * moves on a little). A model's queue is recorded before its first jobs go in, so counts never
-   * miss them.
+   * Indexes the jobs, then one addBulk, each job with its round as BullMQ priority: ids are
+   * derived from batch + key, so a page added twice enqueues nothing new (its rounds are spent all
+   * the same: the batch's share moves on a little). Indexed first (BullMQ's addBulk is its own
+   * MULTI), so a job is never waiting without being in its batch's index; a model's queue is
+   * recorded before its first jobs go in, so counts and a fleet-wide pause never miss it.
    */
   async enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void> {
     if (jobs.length === 0) return;
     const queue = this.queues.forRoute(route);
     const model = routedModel(route);
+    const entries = jobs.flatMap((job) => [job.jobId, JSON.stringify(job.data)]);
     await this.run(async () => {
-      if (model !== undefined) await this.redis.sadd(modelQueuesKey(this.queues.prefix), model);
+      if (model !== undefined && (await this.redis.sadd(modelQueuesKey(this.queues.prefix), model)) === 1 && (await this.queues.vlm.isPaused())) await queue.pause();
+      await this.redis.hset(queuedJobsKey(this.prefix, share.batchId), ...entries);
       const priorities = await this.fairShare.priorities(queue, share, jobs.length);
       await queue.addBulk(jobs.map((job, index) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId, priority: priorities[index] } })));
     });
@@ -140,20 +179,52 @@ export class JobQueues implements JobQueueOps {
     await this.run(() => this.queues.webhooks.add('webhook', { batchId }, { jobId: webhookJobId(batchId) }));
   }
 
-  /** Removes the batch's jobs that no worker has taken yet; active ones see the cancelled state and stop. */
-  async removeBatchJobs(batchId: string, route: JobRoute): Promise<number> {
-    const queue = this.queues.forRoute(route);
-    const ids: string[] = [];
-    const pageSize = 1000;
-    for (let start = 0; ; start += pageSize) {
-      const jobs = await this.run(() => queue.getJobs(['wait', 'delayed', 'prioritized'], start, start + pageSize - 1, true));
-      for (const job of jobs) if (job?.data?.batchId === batchId && job.id) ids.push(job.id);
-      if (jobs.length < pageSize) break;
-    }
-    // A job taken by a worker since it was listed is locked and cannot be removed: it skips itself.
+  async resetWebhook(batchId: string): Promise<void> {
+    // An active delivery is locked and stays; its job then blocks the next one (see README: retry).
+    await this.run(() => this.queues.webhooks.remove(webhookJobId(batchId))).catch(() => 0);
+  }
+
+  /** Reads only this batch's queued-jobs index (bounded by LISTING_AHEAD), never the queues' other jobs. */
+  async removeBatchJobs(route: JobRoute, batchId: string, options: { keepIndex?: boolean } = {}): Promise<number> {
     let removed = 0;
-    for (const id of ids) removed += await queue.remove(id).catch(() => 0);
+    for await (const page of this.queuedJobs(batchId)) removed += await this.removeImageJobs(route, page.map((job) => job.jobId));
+    if (!options.keepIndex) await this.run(() => this.redis.del(queuedJobsKey(this.prefix, batchId)));
     return removed;
+  }
+
+  async *queuedJobs(batchId: string): AsyncGenerator<ImageJobSpec[]> {
+    for await (const page of scanQueuedJobs(this.redis, queuedJobsKey(this.prefix, batchId), (work) => this.run(work))) {
+      yield page.map(({ jobId, data }) => ({ jobId, name: data.task, data }));
+    }
+  }
+
+  /** Those that exist (one pipelined EXISTS per page), each removed unless a worker holds it (locked: BullMQ answers 0). */
+  async removeImageJobs(route: JobRoute, jobIds: string[]): Promise<number> {
+    if (jobIds.length === 0) return 0;
+    const queue = this.queues.forRoute(route);
+    const pipeline = this.redis.pipeline();
+    for (const id of jobIds) pipeline.exists(queue.toKey(id));
+    const exists = (await this.run(() => pipeline.exec())) ?? [];
+    const present = jobIds.filter((_, index) => exists[index]?.[1] === 1);
+    const removed = await Promise.all(present.map((id) => this.run(() => queue.remove(id)).catch(() => 0)));
+    return removed.reduce<number>((sum, code) => sum + (code === 1 ? 1 : 0), 0);
+  }
+
+  /** A model queue first used while the fleet is paused starts paused (see enqueueImages). */
+  async setImageQueuesPaused(paused: boolean): Promise<void> {
+    const queues = await this.everyImageQueue();
+    await this.run(() => Promise.all(queues.map((queue: Queue) => (paused ? queue.pause() : queue.resume()))));
+  }
+
+  async imageQueues(): Promise<ImageQueueState[]> {
+    const queues = await this.everyImageQueue();
+    return this.run(() => Promise.all(queues.map(async (queue) => ({ queue: queue.name, paused: await queue.isPaused() }))));
+  }
+
+  /** images, vlm and the queue of every model ever routed to (the model-queues set). */
+  private async everyImageQueue(): Promise<Queue<ImageJobData>[]> {
+    const models = await this.run(() => this.redis.smembers(modelQueuesKey(this.queues.prefix)));
+    return [this.queues.images, this.queues.vlm, ...models.sort().map((model) => this.queues.forRoute({ kind: 'model', model }))];
   }
 
   /** The state and data of an image job in its batch's queue, or undefined. */

@@ -1,5 +1,5 @@
 import type { ImageJobData } from '@imagefleet/core';
-import type { FailedImageJob, FinalizeTrigger, ImageJobInfo, ImageJobSpec, JobQueueOps, JobRoute, QueueCounts, ShareOf } from './job-queues.js';
+import type { FailedImageJob, FinalizeTrigger, ImageJobInfo, ImageJobSpec, ImageQueueState, JobQueueOps, JobRoute, QueueCounts, ShareOf } from './job-queues.js';
 import { modelQueueName, routedModel } from './queues.js';
 import type { WorkJob } from './work-job.js';
 
@@ -14,9 +14,17 @@ export class MemoryJobQueues implements JobQueueOps {
   readonly finalizeTriggers: string[] = [];
   readonly webhookTriggers: string[] = [];
   readonly failed = new Map<string, FailedImageJob>();
+  /** Per batch, its queued-jobs index (the real one loses an entry when its outcome is recorded; here, when a test deletes it). */
+  readonly queued = new Map<string, Map<string, ImageJobSpec>>();
+  paused = false;
 
   async enqueueImages(route: JobRoute, share: ShareOf, jobs: ImageJobSpec[]): Promise<void> {
-    for (const spec of jobs) if (!this.enqueued.some((entry) => entry.spec.jobId === spec.jobId)) this.enqueued.push({ route, share, spec });
+    const index = this.queued.get(share.batchId) ?? new Map<string, ImageJobSpec>();
+    this.queued.set(share.batchId, index);
+    for (const spec of jobs) {
+      index.set(spec.jobId, spec);
+      if (!this.enqueued.some((entry) => entry.spec.jobId === spec.jobId)) this.enqueued.push({ route, share, spec });
+    }
   }
 
   async ensureFinalize(batchId: string): Promise<FinalizeTrigger> {
@@ -28,10 +36,33 @@ export class MemoryJobQueues implements JobQueueOps {
     if (!this.webhookTriggers.includes(batchId)) this.webhookTriggers.push(batchId);
   }
 
-  async removeBatchJobs(batchId: string, route: JobRoute): Promise<number> {
+  async resetWebhook(batchId: string): Promise<void> {
+    this.webhookTriggers.splice(0, this.webhookTriggers.length, ...this.webhookTriggers.filter((id) => id !== batchId));
+  }
+
+  async removeBatchJobs(route: JobRoute, batchId: string, options: { keepIndex?: boolean } = {}): Promise<number> {
+    const removed = await this.removeImageJobs(route, [...(this.queued.get(batchId)?.keys() ?? [])]);
+    if (!options.keepIndex) this.queued.delete(batchId);
+    return removed;
+  }
+
+  async *queuedJobs(batchId: string): AsyncGenerator<ImageJobSpec[]> {
+    const page = [...(this.queued.get(batchId)?.values() ?? [])];
+    if (page.length > 0) yield page;
+  }
+
+  async removeImageJobs(route: JobRoute, jobIds: string[]): Promise<number> {
     const before = this.enqueued.length;
-    this.enqueued.splice(0, this.enqueued.length, ...this.enqueued.filter((entry) => entry.spec.data.batchId !== batchId || !sameQueue(entry.route, route)));
+    this.enqueued.splice(0, this.enqueued.length, ...this.enqueued.filter((entry) => !jobIds.includes(entry.spec.jobId) || !sameQueue(entry.route, route)));
     return before - this.enqueued.length;
+  }
+
+  async setImageQueuesPaused(paused: boolean): Promise<void> {
+    this.paused = paused;
+  }
+
+  async imageQueues(): Promise<ImageQueueState[]> {
+    return [{ queue: 'memory', paused: this.paused }];
   }
 
   async imageJob(jobId: string, route: JobRoute): Promise<ImageJobInfo | undefined> {

@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { BATCH_ID_PATTERN, skipReasons, type BatchState } from '@imagefleet/core';
 import { toBatchStatus, type BatchPosition } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
-import { servedModelsFor } from '../job-route.js';
+import { servedModelsFor } from '../model-routing.js';
 import { badRequest } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 
-const BATCH_STATES: readonly BatchState[] = ['listing', 'running', 'completed', 'completed_with_errors', 'cancelled'];
+const BATCH_STATES: readonly BatchState[] = ['listing', 'running', 'paused', 'completed', 'completed_with_errors', 'cancelled'];
 const BATCH_ID = new RegExp(BATCH_ID_PATTERN);
 const QUERY_PARAMETERS = ['state', 'limit', 'cursor'];
 

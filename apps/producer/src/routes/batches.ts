@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { BATCH_ID_PATTERN, WebhookRefusedError, checkWebhookUrl, newWebhookSecret, webhookPolicyOf } from '@imagefleet/core';
 import { toBatchStatus } from '@imagefleet/jobs';
-import { modelProblem, routeOf, servedModelsFor } from '../job-route.js';
+import { modelProblem, servedModelsFor } from '../model-routing.js';
 import { resultLayout, streamResultLines } from '@imagefleet/storage';
 import { getTask, taskNames } from '@imagefleet/tasks';
 import type { ProducerDeps } from '../deps.js';
@@ -12,6 +12,7 @@ import { checkRealLocalSource, checkSourceAllowed } from '../source-policy.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { requestFingerprint, visibleBatch } from '../tenancy.js';
+import { routeOf } from '../batch-jobs.js';
 
 interface CreateBatchBody {
   task: string;
@@ -132,8 +133,8 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
       if (!visible) return notFound(reply, `batch ${request.params.id}`);
       const outcome = await deps.batches.cancel(request.params.id);
       if (outcome === 'missing') return notFound(reply, `batch ${request.params.id}`);
-      // Jobs no worker has taken yet are removed; running ones see the cancelled state and skip themselves.
-      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(request.params.id, routeOf(visible)) : 0;
+      // Its jobs no worker has taken yet are removed (found through its queued-jobs index); running ones see the cancelled state and skip themselves.
+      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(routeOf(visible), request.params.id) : 0;
       const batch = await deps.batches.get(request.params.id);
       request.log.info({ batchId: request.params.id, removed, outcome }, 'batch cancel requested');
       return { ...toBatchStatus(batch!), removed };

@@ -10,7 +10,8 @@ import type { BatchLister } from '../lister.js';
 import { badRequest, notFound, unsupportedMediaType } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { visibleBatch } from '../tenancy.js';
-import { modelProblem, routeOf } from '../job-route.js';
+import { modelProblem } from '../model-routing.js';
+import { routeOf } from '../batch-jobs.js';
 
 /** Multipart limits of an upload: one file, a few short fields. */
 const FIELD_MAX_BYTES = 1024 * 1024;

@@ -1,5 +1,5 @@
 -- Moves a running batch to its final state and starts the TTL of its records.
--- KEYS: batch hash, done hash, pending hash, index, skipped list.
+-- KEYS: batch hash, done hash, pending hash, index, skipped list, queued-jobs index (empty by now: dropped).
 -- ARGV: batch id, final state, finishedAt, ttl seconds, webhook state ('' = none).
 -- Returns 1 when finished now; 0 when not running; -1 while result objects are still pending;
 -- -2 while inputs are still without an outcome.
@@ -13,5 +13,6 @@ redis.call('HDEL', KEYS[1], 'finalizeError', 'storageWaitAt', 'storageError')
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[5], ARGV[4])
+redis.call('DEL', KEYS[6])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return 1

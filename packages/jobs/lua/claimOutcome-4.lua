@@ -1,5 +1,6 @@
 -- Records the one outcome of an input (first writer wins) before its result object is written.
--- KEYS: batch hash, done hash (job id -> "<status>\t<key>"), pending hash (job id -> "<token>\n<line>").
+-- KEYS: batch hash, done hash (job id -> "<status>\t<key>"), pending hash (job id -> "<token>\n<line>"),
+-- queued-jobs index (job id -> job data: enqueued, no outcome yet; the input leaves it here).
 -- ARGV: job id, "<status>\t<key>", counter field (completed | failed), attempt token, result line JSON
 -- ('' = no object to write: nothing waits in the pending hash).
 -- The winner's line waits in the pending hash until its object is stored; whoever stores it
@@ -8,6 +9,7 @@
 -- token's (also true on a repeated call by the winner); complete = every input of a fully listed
 -- batch has an outcome.
 local added = redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[1])
 local mine = added
 if added == 1 then
   redis.call('HINCRBY', KEYS[1], ARGV[3], 1)

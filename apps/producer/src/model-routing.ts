@@ -1,12 +1,6 @@
 import { isModelId } from '@imagefleet/core';
-import { servedModelIds, type BatchRecord, type JobRoute, type ServedModels, type WorkerHeartbeats } from '@imagefleet/jobs';
+import { servedModelIds, type BatchRecord, type ServedModels, type WorkerHeartbeats } from '@imagefleet/jobs';
 import { getTask } from '@imagefleet/tasks';
-
-/** The queue a batch's inputs go to: its task's kind and, for a model task, the model it named. */
-export function routeOf(batch: Pick<BatchRecord, 'task' | 'model'>): JobRoute {
-  const kind = getTask(batch.task)?.kind ?? 'pixels';
-  return kind === 'model' && batch.model !== undefined ? { kind, model: batch.model } : { kind };
-}
 
 /** What is wrong with a request's `model` for this task (a message naming the field), or undefined. */
 export function modelProblem(model: unknown, taskName: string): string | undefined {
