@@ -31,6 +31,7 @@ function engineMetrics(deps: WorkerDeps, registry: Registry) {
     slotsBusy: () => deps.engine?.gate.busy ?? 0,
     engineUp: () => deps.engine?.ready ?? false,
     engineKind: () => deps.engine?.engine.kind,
+    requests: () => deps.engine?.requests ?? 0,
     tokens: () => deps.engine?.tokens,
     stats: async () => (await deps.engine?.engine.stats?.()) ?? {},
     restarts: () => deps.engine?.engine.restarts ?? 0,
@@ -45,8 +46,11 @@ function engineMetrics(deps: WorkerDeps, registry: Registry) {
 export async function startWorker(config: Config, logger: Logger, options: WorkerStartOptions = {}): Promise<RunningWorker> {
   const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
   const deps = createWorkerDeps(config, logger, registry);
+  let modelId: string;
   try {
     deps.engine = await startEngine(config, logger);
+    modelId = await resolveModelId(config, logger, deps.engine);
+    deps.modelId = modelId;
   } catch (error) {
     await closeWorkerDeps(deps);
     throw error;
@@ -60,7 +64,6 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   const activity = new ImageActivity();
   const worker = new FleetWorker(deps, activity);
   await worker.waitUntilReady();
-  const modelId = await resolveModelId(config, logger, deps.engine);
   const heartbeat = new HeartbeatPublisher(deps.workers, { config, logger, modelId, engine: deps.engine, activity });
   await heartbeat.start();
   const ready = async () => {

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 
 export const BATCH_ID_PATTERN = '^[A-Za-z0-9_]{1,64}$';
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** JSON with object keys sorted, so equal requests hash equally. */
