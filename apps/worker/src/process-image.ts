@@ -23,7 +23,7 @@ export function inputOf(job: WorkJob<ImageJobData>): InputRef {
  * One job: fetch (byte limit) -> prepare (sniff, pixel limit, EXIF rotate, resize) -> run the task
  * -> record the outcome -> write the result. A model task whose input the result cache knows
  * (same bytes, task version, options and model) records the cached result instead of preparing
- * and running it; a fresh result is added to the cache once recorded. Bad input fails at once with a stable code; transient
+ * and running it; a fresh result is added to the cache before it is recorded. Bad input fails at once with a stable code; transient
  * errors are thrown for a retry with backoff and recorded as failed only on the last attempt;
  * storage errors postpone the input (no attempt used) for up to STORAGE_OUTAGE_WINDOW_MS. An
  * attempt whose input already has an outcome (a stale one) changes nothing.
@@ -76,6 +76,8 @@ export function createImageProcessor(deps: WorkerDeps) {
       failure = error;
       line = { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
     }
+    // Before the outcome is recorded: once a batch has finished, every fresh result of it is in the cache.
+    if (cache && !cache.hit && task && line.status === 'ok') await resultCache.save(cache, task, line, batchId, input.results, log);
     const claim = await timer.time('store', () => recordResult(deps, input, line, log));
     if (!claim.mine) {
       log.info({ key: source.key }, 'job finished after another attempt recorded its outcome; nothing changed');
@@ -90,7 +92,6 @@ export function createImageProcessor(deps: WorkerDeps) {
       log.warn({ key: source.key, code: failure.code, err: failure }, 'job failed');
       throw new FailJob(`${failure.code}: ${failure.message}`, { cause: failure });
     }
-    if (cache && !cache.hit && task) await resultCache.save(cache, task, line, batchId, input.results, log);
     deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
     timer.observe('total', (performance.now() - started) / 1000);
     log.info({ key: source.key, cached: line.cached ?? false, ...timer.milliseconds() }, 'job completed');
