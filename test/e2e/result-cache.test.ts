@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchStatus, ResultLine } from '@imagefleet/core';
@@ -115,6 +115,24 @@ test('re-runs hit the result cache: no engine calls for known bytes; a changed i
       assert.ok((await engineRequests(worker)) >= IMAGES, `${batchId}: engine requests`);
       assert.equal(metricSum(await workerMetricsOf(worker), 'imagefleet_result_cache_hits_total'), 0, batchId);
     }
+  } finally {
+    await f.close();
+  }
+});
+
+test('a cache entry that cannot be written is counted and never fails its job', async () => {
+  const results = join(dir, 'results-local');
+  mkdirSync(results);
+  writeFileSync(join(results, '_result-cache'), 'a file where the cache folder would go');
+  const f = await startTestFleet(services, stores, prefixes, { ENGINE: 'llama', MODEL_PATH: tiny.model, MMPROJ_PATH: tiny.mmproj, ENGINE_THREADS: '1', ENGINE_SLOTS: '1', RESULTS_URL: results });
+  try {
+    const worker = f.startWorker();
+    const batchId = await f.submit({ task: 'caption', source: { s3: { bucket: 'shop', prefix: 'monday/' } } });
+    const status = await waitForBatchEnd(f.producer, batchId, 180_000);
+    assert.deepEqual([status.state, status.completed, status.cached], ['completed', IMAGES, 0]);
+    const metrics = await workerMetricsOf(worker);
+    assert.equal(metricSum(metrics, 'imagefleet_result_cache_write_failures_total', { task: 'caption' }), IMAGES);
+    assert.equal(metricSum(metrics, 'imagefleet_jobs_total', { task: 'caption', outcome: 'ok' }), IMAGES);
   } finally {
     await f.close();
   }
