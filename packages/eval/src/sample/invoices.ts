@@ -111,12 +111,13 @@ export function invoiceSvg(fields: InvoiceFields, index: number): string {
     parts.push(text(60, y, `${label}:`, { weight: 'bold' }), text(280, y, value));
   });
   const tableTop = layout.name === 'compact' ? 380 : 420;
-  const columns = [60, 520, 640, WIDTH - 60];
+  // Description left-aligned; quantity, unit price and amount right-aligned at these x.
+  const columns = [60, 470, 660, WIDTH - 60];
   parts.push(`<line x1="60" y1="${tableTop + 12}" x2="${WIDTH - 60}" y2="${tableTop + 12}" stroke="#111" stroke-width="2"/>`);
-  ['Description', 'Qty', 'Unit price', 'Amount'].forEach((header, column) => parts.push(text(columns[column]!, tableTop, header, { weight: 'bold', anchor: column === 3 ? 'end' : 'start' })));
+  ['Description', 'Qty', 'Unit price', 'Amount'].forEach((header, column) => parts.push(text(columns[column]!, tableTop, header, { weight: 'bold', anchor: column === 0 ? 'start' : 'end' })));
   fields.lineItems.forEach((item, row) => {
     const y = tableTop + 50 + row * 36;
-    parts.push(text(columns[0]!, y, item.description), text(columns[1]!, y, item.quantity), text(columns[2]!, y, layout.amount(item.unitPrice)), text(columns[3]!, y, layout.amount(item.amount), { anchor: 'end' }));
+    parts.push(text(columns[0]!, y, item.description), text(columns[1]!, y, item.quantity, { anchor: 'end' }), text(columns[2]!, y, layout.amount(item.unitPrice), { anchor: 'end' }), text(columns[3]!, y, layout.amount(item.amount), { anchor: 'end' }));
   });
   const totalsTop = tableTop + 90 + fields.lineItems.length * 36;
   const totals: [string, string][] = [
@@ -127,7 +128,7 @@ export function invoiceSvg(fields: InvoiceFields, index: number): string {
   totals.forEach(([label, value], row) => {
     const y = totalsTop + row * 36;
     const weight = label === 'Total' ? 'bold' : 'normal';
-    parts.push(text(columns[2]!, y, label, { weight }), text(columns[3]!, y, layout.amount(value), { weight, anchor: 'end' }));
+    parts.push(text(500, y, label, { weight }), text(columns[3]!, y, layout.amount(value), { weight, anchor: 'end' }));
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}"><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>`;
 }
