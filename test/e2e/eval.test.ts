@@ -1,17 +1,13 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { makeTinyModel, type TinyModelFiles } from '@imagefleet/engine';
-import { StoreRegistry } from '@imagefleet/storage';
 import { parseLabels, type EvalReport } from '@imagefleet/eval';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
-import { startTestFleet } from '../helpers/test-fleet.js';
+import { useModelWorld } from '../helpers/model-world.js';
 
 /**
  * The eval end to end: `imagefleet eval-sample` writes the labelled sample, the fleet runs it with
@@ -20,36 +16,15 @@ import { startTestFleet } from '../helpers/test-fleet.js';
  */
 const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
 const run = promisify(execFile);
-let services: TestServices;
-let stores: StoreRegistry;
-let dir: string;
-let tiny: TinyModelFiles;
-const prefixes: string[] = [];
-
-before(async () => {
-  services = await startServices();
-  await Promise.all(['results', 'uploads'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  dir = mkdtempSync(join(tmpdir(), 'imagefleet-eval-'));
-  tiny = await makeTinyModel(join(dir, 'tiny'), { seed: 1 });
-});
-
-after(async () => {
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+const { world, fleet } = useModelWorld('eval', ['results', 'uploads']);
 
 const inUnitRange = (value: number) => Number.isFinite(value) && value >= 0 && value <= 1;
 
 test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JSON and Markdown report with every labelled field', async () => {
-  const sample = join(dir, 'sample');
+  const sample = join(world.dir, 'sample');
   const made = await run(process.execPath, [cli, 'eval-sample', '--out', sample], { encoding: 'utf8' });
   assert.match(made.stdout, /^invoice: 6 images in /m);
-  const f = await startTestFleet(services, stores, prefixes, { ENGINE: 'llama', MODEL_PATH: tiny.model, MMPROJ_PATH: tiny.mmproj, ENGINE_THREADS: '1', ENGINE_SLOTS: '1', LOCAL_SOURCE_ROOTS: sample });
+  const f = await fleet({ LOCAL_SOURCE_ROOTS: sample });
   try {
     f.startWorker();
     const api = await f.producer.app.listen({ host: '127.0.0.1', port: 0 });
@@ -59,7 +34,7 @@ test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JS
       assert.equal(status.total, 6, JSON.stringify(status));
       const labelsPath = join(sample, `${task}-labels.jsonl`);
       const labels = parseLabels(readFileSync(labelsPath, 'utf8'));
-      const [out, json] = [join(dir, `${task}.md`), join(dir, `${task}.json`)];
+      const [out, json] = [join(world.dir, `${task}.md`), join(world.dir, `${task}.json`)];
       await run(process.execPath, [cli, 'eval', batchId, '--labels', labelsPath, '--out', out, '--json', json, '--api', api], { encoding: 'utf8' });
       const report = JSON.parse(readFileSync(json, 'utf8')) as EvalReport;
       assert.equal(report.task, task);
@@ -89,7 +64,7 @@ test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JS
       }
     }
     // A labels file that is not there: a usage error (exit 2) naming it.
-    const missing = await run(process.execPath, [cli, 'eval', 'b1', '--labels', join(dir, 'nope.jsonl'), '--api', api]).then(() => undefined, (error: { code: number; stderr: string }) => error);
+    const missing = await run(process.execPath, [cli, 'eval', 'b1', '--labels', join(world.dir, 'nope.jsonl'), '--api', api]).then(() => undefined, (error: { code: number; stderr: string }) => error);
     assert.equal(missing?.code, 2);
     assert.match(missing?.stderr ?? '', /cannot read --labels .*nope\.jsonl/);
   } finally {

@@ -1,14 +1,11 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchStatus, ResultLine } from '@imagefleet/core';
-import { makeTinyModel, type TinyModelFiles } from '@imagefleet/engine';
-import { StoreRegistry, resultCachePath, type ResultCacheEntry } from '@imagefleet/storage';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
+import { resultCachePath, type ResultCacheEntry } from '@imagefleet/storage';
 import { waitForBatchEnd } from '../helpers/producer.js';
-import { startTestFleet } from '../helpers/test-fleet.js';
+import { useModelWorld } from '../helpers/model-world.js';
 import { stopProcess, waitFor } from '../helpers/processes.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { metricSum, workerMetricsOf, workerUrl } from '../helpers/fleet-metrics.js';
@@ -19,41 +16,23 @@ import type { WorkerProcess } from '../helpers/worker-process.js';
  * generated tiny model on llama.cpp (llama.node), Redis and s3rver. Engine calls are counted by
  * the worker's own /metrics (imagefleet_engine_requests_total), never from logs.
  */
-let services: TestServices;
-let stores: StoreRegistry;
-let dir: string;
-let tiny: TinyModelFiles;
-const prefixes: string[] = [];
+const { world, fleet } = useModelWorld('cache', ['results', 'uploads', 'shop']);
 const IMAGES = 6;
 const names = Array.from({ length: IMAGES }, (_, i) => `${String(i).padStart(2, '0')}.jpg`);
 
 before(async () => {
-  services = await startServices();
-  await Promise.all(['results', 'uploads', 'shop'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  dir = mkdtempSync(join(tmpdir(), 'imagefleet-cache-'));
-  tiny = await makeTinyModel(join(dir, 'tiny'), { seed: 1 });
-  const shop = stores.open('s3://shop');
+  const shop = world.stores.open('s3://shop');
   const photos = await Promise.all(names.map((_, i) => syntheticPhoto(700 + i, 320, 240)));
   // monday/ and a copy, tuesday/, where one image changed: the nightly re-run the cache is for.
   await Promise.all(names.map((name, i) => shop.put(`monday/${name}`, photos[i]!)));
   await Promise.all(names.map(async (name, i) => shop.put(`tuesday/${name}`, i === 3 ? await syntheticPhoto(799, 320, 240) : photos[i]!)));
 });
 
-after(async () => {
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
-
 const engineRequests = async (worker: WorkerProcess) => metricSum(await workerMetricsOf(worker), 'imagefleet_engine_requests_total');
 
 test('re-runs hit the result cache: no engine calls for known bytes; a changed image, other options, another model or RESULT_CACHE=off miss', async () => {
-  const f = await startTestFleet(services, stores, prefixes, { ENGINE: 'llama', MODEL_PATH: tiny.model, MMPROJ_PATH: tiny.mmproj, ENGINE_THREADS: '1', ENGINE_SLOTS: '1' });
-  const results = stores.open(f.config.resultsUrl);
+  const f = await fleet();
+  const results = world.stores.open(f.config.resultsUrl);
   const run = async (source: string, extra: Record<string, unknown> = {}): Promise<{ status: BatchStatus; lines: Map<string, ResultLine> }> => {
     const batchId = await f.submit({ task: 'tagging', source: { s3: { bucket: 'shop', prefix: `${source}/` } }, ...extra });
     const status = await waitForBatchEnd(f.producer, batchId, 180_000);
@@ -121,10 +100,10 @@ test('re-runs hit the result cache: no engine calls for known bytes; a changed i
 });
 
 test('a cache entry that cannot be written is counted and never fails its job', async () => {
-  const results = join(dir, 'results-local');
+  const results = join(world.dir, 'results-local');
   mkdirSync(results);
   writeFileSync(join(results, '_result-cache'), 'a file where the cache folder would go');
-  const f = await startTestFleet(services, stores, prefixes, { ENGINE: 'llama', MODEL_PATH: tiny.model, MMPROJ_PATH: tiny.mmproj, ENGINE_THREADS: '1', ENGINE_SLOTS: '1', RESULTS_URL: results });
+  const f = await fleet({ RESULTS_URL: results });
   try {
     const worker = f.startWorker();
     const batchId = await f.submit({ task: 'caption', source: { s3: { bucket: 'shop', prefix: 'monday/' } } });

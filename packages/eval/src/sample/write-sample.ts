@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { renderSvgPng } from '@imagefleet/imaging';
 import { invoiceFields, invoiceSvg } from './invoices.js';
 import { productSample } from './catalog.js';
 import type { Label } from '../evaluate.js';
@@ -25,7 +25,7 @@ const pad = (index: number) => String(index + 1).padStart(2, '0');
 async function writeSet(out: string, task: SampleSet['task'], items: { name: string; svg: string; fields: Label['fields'] }[]): Promise<SampleSet> {
   const dir = join(out, task);
   await mkdir(dir, { recursive: true });
-  await Promise.all(items.map((item) => sharp(Buffer.from(item.svg)).png().toFile(join(dir, item.name))));
+  await Promise.all(items.map(async (item) => writeFile(join(dir, item.name), await renderSvgPng(item.svg))));
   const labels = join(out, `${task}-labels.jsonl`);
   await writeFile(labels, items.map((item) => `${JSON.stringify({ key: item.name, fields: item.fields })}\n`).join(''));
   return { task, dir, labels, count: items.length };
