@@ -1,4 +1,4 @@
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +16,10 @@ import type { WorkerProcess } from '../helpers/worker-process.js';
  * generated tiny model on llama.cpp (llama.node), Redis and s3rver. Engine calls are counted by
  * the worker's own /metrics (imagefleet_engine_requests_total), never from logs.
  */
-const { world, fleet } = useModelWorld('cache', ['results', 'uploads', 'shop']);
 const IMAGES = 6;
 const names = Array.from({ length: IMAGES }, (_, i) => `${String(i).padStart(2, '0')}.jpg`);
-
-before(async () => {
-  const shop = world.stores.open('s3://shop');
+const { world, fleet } = useModelWorld('cache', ['results', 'uploads', 'shop'], async ({ stores }) => {
+  const shop = stores.open('s3://shop');
   const photos = await Promise.all(names.map((_, i) => syntheticPhoto(700 + i, 320, 240)));
   // monday/ and a copy, tuesday/, where one image changed: the nightly re-run the cache is for.
   await Promise.all(names.map((name, i) => shop.put(`monday/${name}`, photos[i]!)));

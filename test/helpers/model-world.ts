@@ -18,10 +18,10 @@ export interface ModelWorld {
 
 /**
  * Registers the file's before/after hooks: Redis and s3rver with `buckets`, the tiny model (seed 1),
- * and the cleanup of every fleet's Redis prefix. `fleet(env)` starts a fleet (producer here, workers
+ * then `setup` (e.g. the file's source images), and the cleanup of every fleet's Redis prefix. `fleet(env)` starts a fleet (producer here, workers
  * as processes) whose workers run the tiny model on llama.node with one thread and one slot.
  */
-export function useModelWorld(name: string, buckets: string[]) {
+export function useModelWorld(name: string, buckets: string[], setup: (world: ModelWorld) => Promise<void> = async () => undefined) {
   const world = {} as ModelWorld;
   const prefixes: string[] = [];
   before(async () => {
@@ -30,6 +30,7 @@ export function useModelWorld(name: string, buckets: string[]) {
     world.stores = new StoreRegistry(world.services.s3);
     world.dir = mkdtempSync(join(tmpdir(), `imagefleet-${name}-`));
     world.tiny = await makeTinyModel(join(world.dir, 'tiny'), { seed: 1 });
+    await setup(world);
   });
   after(async () => {
     world.stores?.close();
