@@ -5,7 +5,7 @@ export async function exportedMetricNames(): Promise<Map<string, { type: string;
   const registry: Registry = createMetricsRegistry();
   registerJobMetrics(registry);
   registerQueueMetrics(registry);
-  registerEngineMetrics(registry, { slotsPlanned: () => 0, slotsAllowed: () => 0, slotsBusy: () => 0, deviceMemory: () => undefined, engineUp: () => false, restarts: () => 0, oomBackoffs: () => 0, engineKind: () => undefined, tokens: () => undefined, stats: async () => ({}) });
+  registerEngineMetrics(registry, { slotsPlanned: () => 0, slotsAllowed: () => 0, slotsBusy: () => 0, deviceMemory: () => undefined, engineUp: () => false, restarts: () => 0, oomBackoffs: () => 0, engineKind: () => undefined, requests: () => 0, tokens: () => undefined, stats: async () => ({}) });
   new GpuSampler(registry, { intervalMs: 1000 });
   const names = new Map<string, { type: string; labels: string[] }>();
   for (const metric of await registry.getMetricsAsJSON()) {

@@ -96,3 +96,17 @@ export async function workerStageCount(worker: WorkerProcess, stage: string): Pr
     .filter((sample) => sample.labels.stage === stage)
     .reduce((sum, sample) => sum + sample.value, 0);
 }
+
+/** /metrics of a worker process, at the health URL its 'worker started' line names (wait for that line first). */
+export function workerMetricsOf(worker: WorkerProcess): Promise<string> {
+  const url = workerUrl(worker);
+  if (!url) throw new Error('the worker has not logged its health URL yet');
+  return metricsAt(url)();
+}
+
+/** The sum of a metric's samples whose labels include `labels` (0 when none). */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  return samplesOf(text, name)
+    .filter((sample) => Object.entries(labels).every(([label, value]) => sample.labels[label] === value))
+    .reduce((sum, sample) => sum + sample.value, 0);
+}

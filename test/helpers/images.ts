@@ -1,17 +1,9 @@
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import { seededRandom } from '@imagefleet/core';
 
 /** Deterministic pseudo-random generator (mulberry32). */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const random = seededRandom;
 
 /** A distinct image per seed: a few random rectangles and circles on a random background. */
 export async function syntheticPhoto(seed: number, width = 320, height = 240, format: 'jpeg' | 'png' = 'jpeg'): Promise<Buffer> {

@@ -15,6 +15,7 @@ import { keys } from './commands/keys.js';
 import { listBatches } from './commands/batches.js';
 import { showFleet } from './commands/fleet.js';
 import { batchOperation, fleetOperation } from './commands/operations.js';
+import { evalBatch, evalSample } from './commands/eval.js';
 
 const USAGE = `Usage: imagefleet <command> [options]
 
@@ -32,6 +33,9 @@ Commands:
   fleet [--json]             the models the fleet serves now: each live worker (engine, device, slots, images/s) per-model totals and queue
   fleet pause|resume         stop or restart every worker taking new image jobs (admin scope); finalize and webhooks go on
   results <batchId> [--format jsonl|csv] [--out FILE]
+  eval <batchId> --labels labels.jsonl [--out report.md] [--json report.json]
+                             field-level precision, recall and F1 of an invoice or tagging batch against labels
+  eval-sample --out DIR [--count N] [--seed N]   a generated labelled sample (invoices, product photos) for eval
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
   models make-synthetic --like qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b [--type q8_0|q4_0|f16] [--mmproj-type f16|q8_0] [--seed N] <dir>
                              a random-weight model + mmproj of a published model's shape (streamed: 2-17 GB)
@@ -94,6 +98,8 @@ async function run(argv: string[]): Promise<number> {
       like: { type: 'string' },
       type: { type: 'string' },
       'mmproj-type': { type: 'string' },
+      labels: { type: 'string' },
+      count: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -145,6 +151,13 @@ async function run(argv: string[]): Promise<number> {
       return showFleet(apiClient(values.api, values['api-key']), values.json);
     case 'results':
       return exportResults(apiClient(values.api, values['api-key']), need('a batch id'), values.format, values.out);
+    case 'eval': {
+      // --json is a flag for other commands: here the word after it is the report's path.
+      if (values.json && !rest[1]) throw new CliError(`eval --json needs a file name (--json report.json)\n${USAGE}`, ExitCode.usage);
+      return evalBatch(apiClient(values.api, values['api-key']), need('a batch id'), { labels: values.labels, out: values.out, json: values.json ? rest[1] : undefined });
+    }
+    case 'eval-sample':
+      return evalSample(values.out, values.count, values.seed);
     case 'models': {
       const [action, ...args] = rest;
       if (action === 'make-tiny') return makeTiny(args[0] ?? 'data/models/tiny', values.seed, values.size);

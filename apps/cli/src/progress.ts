@@ -14,7 +14,8 @@ export function progressLine(status: BatchStatus, width = 30): string {
   const filled = Math.round(fraction * width);
   const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
   const listing = status.state === 'listing' ? ' (listing…)' : status.state === 'paused' ? ' (paused)' : '';
-  return `[${bar}] ${done}/${status.total}${listing} ${(fraction * 100).toFixed(0)}%  ${status.throughput.toFixed(1)} img/s  ETA ${formatSeconds(status.eta)}  failed ${status.failed}`;
+  const cached = status.cached ? `  cached ${status.cached}` : '';
+  return `[${bar}] ${done}/${status.total}${listing} ${(fraction * 100).toFixed(0)}%  ${status.throughput.toFixed(1)} img/s  ETA ${formatSeconds(status.eta)}  failed ${status.failed}${cached}`;
 }
 
 /** Redraws in place on a terminal; elsewhere prints a line at most every intervalMs. */

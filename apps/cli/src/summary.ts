@@ -19,6 +19,12 @@ function describeResult(task: Task, result: unknown): string {
   return task.kind === 'model' ? task.describe(result as ModelTaskResult) : task.describe(result);
 }
 
+/** " (12 from the result cache, 40% hit rate)" when any input was answered from the cache. */
+function cachedNote(status: BatchStatus): string {
+  if (!status.cached) return '';
+  return ` (${status.cached} from the result cache, ${Math.round((status.cacheHitRate ?? 0) * 100)}% hit rate)`;
+}
+
 /** A one-screen summary: counts, speed, failures by code and the first few results. */
 export async function batchSummary(client: ApiClient, status: BatchStatus, sampleCount = 5): Promise<string> {
   const failuresByCode = new Map<string, number>();
@@ -36,7 +42,7 @@ export async function batchSummary(client: ApiClient, status: BatchStatus, sampl
     '',
     `Batch ${status.id} (${status.task}): ${status.state}`,
     `  inputs   ${status.total} analysed, ${status.skipped} skipped${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}`,
-    `  ok       ${status.completed}`,
+    `  ok       ${status.completed}${cachedNote(status)}`,
     `  failed   ${status.failed}${codes ? `  (${codes})` : ''}`,
     `  time     ${formatSeconds(seconds)}  ${status.throughput.toFixed(1)} images/s`,
   ];

@@ -15,6 +15,8 @@ export interface WorkerDeps extends Pick<JobBackend, 'redis' | 'batches' | 'jobs
   metrics: JobMetrics;
   /** Present when this worker runs a vision engine (ENGINE=server, llama or openai). */
   engine?: EngineSupervisor;
+  /** MODEL_ID of the engine, known once it started; the result cache keys on it (no cache without it). */
+  modelId?: string;
 }
 
 export function createWorkerDeps(config: Config, logger: Logger, registry: Registry): WorkerDeps {

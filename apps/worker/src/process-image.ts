@@ -8,6 +8,7 @@ import { runModelTask } from './model-step.js';
 import { BatchOptionsCache } from './batch-options.js';
 import { recordResult, storeRecordedResult, type InputRef } from './result-writer.js';
 import { storageErrorDecision } from './storage-outage.js';
+import { WorkerResultCache, type CacheProbe } from './result-cache-step.js';
 
 export interface ImageJobReturn {
   /** duplicate: the input already had an outcome (a stale or repeated attempt); nothing changed. */
@@ -20,7 +21,9 @@ export function inputOf(job: WorkJob<ImageJobData>): InputRef {
 
 /**
  * One job: fetch (byte limit) -> prepare (sniff, pixel limit, EXIF rotate, resize) -> run the task
- * -> record the outcome -> write the result. Bad input fails at once with a stable code; transient
+ * -> record the outcome -> write the result. A model task whose input the result cache knows
+ * (same bytes, task version, options and model) records the cached result instead of preparing
+ * and running it; a fresh result is added to the cache before it is recorded. Bad input fails at once with a stable code; transient
  * errors are thrown for a retry with backoff and recorded as failed only on the last attempt;
  * storage errors postpone the input (no attempt used) for up to STORAGE_OUTAGE_WINDOW_MS. An
  * attempt whose input already has an outcome (a stale one) changes nothing.
@@ -28,6 +31,7 @@ export function inputOf(job: WorkJob<ImageJobData>): InputRef {
 export function createImageProcessor(deps: WorkerDeps) {
   const { config } = deps;
   const batchOptions = new BatchOptionsCache((batchId) => deps.batches.optionsJson(batchId));
+  const resultCache = new WorkerResultCache(deps);
   return async (job: WorkJob<ImageJobData>): Promise<ImageJobReturn> => {
     const { batchId, task: taskName, source } = job.data;
     const log = deps.logger.child({ jobId: job.id, batchId });
@@ -48,16 +52,16 @@ export function createImageProcessor(deps: WorkerDeps) {
     if (job.attemptsMade === 0 && job.processedOn) timer.observe('queue_wait', (job.processedOn - job.timestamp) / 1000);
     let line: ResultLine;
     let failure: ImagefleetError | undefined;
+    let task: Task | undefined;
+    let cache: CacheProbe | undefined;
     try {
-      const task = getTask(taskName);
+      task = getTask(taskName);
       if (!task) throw new ImagefleetError('unknown_task', `Unknown task ${JSON.stringify(taskName)}`);
       // Jobs enqueued before options moved to the batch record still carry them (a rolling upgrade).
       const options = job.data.options ?? (await batchOptions.get(batchId));
       const bytes = await timer.time('fetch', () => deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes }));
-      const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget));
-      const result = await timer.time('infer', () => runTask(deps, task, image, options, job, log));
-      if (task.kind === 'model') countTokens(deps, taskName, result as ModelTaskResult);
-      line = { key: source.key, status: 'ok', result };
+      cache = await resultCache.probe({ task, bytes, options, sourceKey: source.key, results: input.results }, log);
+      line = cache?.hit ?? (await analyse(deps, task, bytes, options, job, timer, log));
     } catch (thrown) {
       let error = toImagefleetError(thrown);
       if (error.code === 'storage_error') {
@@ -72,6 +76,8 @@ export function createImageProcessor(deps: WorkerDeps) {
       failure = error;
       line = { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
     }
+    // Before the outcome is recorded: once a batch has finished, every fresh result of it is in the cache.
+    if (cache && !cache.hit && task && line.status === 'ok') await resultCache.save(cache, task, line, batchId, input.results, log);
     const claim = await timer.time('store', () => recordResult(deps, input, line, log));
     if (!claim.mine) {
       log.info({ key: source.key }, 'job finished after another attempt recorded its outcome; nothing changed');
@@ -88,9 +94,17 @@ export function createImageProcessor(deps: WorkerDeps) {
     }
     deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
     timer.observe('total', (performance.now() - started) / 1000);
-    log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
+    log.info({ key: source.key, cached: line.cached ?? false, ...timer.milliseconds() }, 'job completed');
     return { status: 'ok' };
   };
+}
+
+/** Prepare (sniff, pixel limit, EXIF rotate, resize) and run the task: the ok line of a fresh result. */
+async function analyse(deps: WorkerDeps, task: Task, bytes: Buffer, options: Record<string, unknown>, job: WorkJob<ImageJobData>, timer: StageTimer, log: Logger): Promise<ResultLine> {
+  const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: deps.config.maxImagePixels }, task.budget));
+  const result = await timer.time('infer', () => runTask(deps, task, image, options, job, log));
+  if (task.kind === 'model') countTokens(deps, task.name, result as ModelTaskResult);
+  return { key: job.data.source.key, status: 'ok', result };
 }
 
 async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<unknown> {
@@ -106,6 +120,8 @@ function countTokens(deps: WorkerDeps, task: string, result: ModelTaskResult): v
   deps.metrics.tokens.inc({ task, direction: 'prompt' }, result.tokens.prompt);
   deps.metrics.tokens.inc({ task, direction: 'completion' }, result.tokens.completion);
 }
+
+type StageTimer = ReturnType<typeof stageTimer>;
 
 /** Times the stages of one job into the stage histogram and keeps them for the log line. */
 function stageTimer(deps: WorkerDeps, task: string) {

@@ -31,6 +31,7 @@ function engineMetrics(deps: WorkerDeps, registry: Registry) {
     slotsBusy: () => deps.engine?.gate.busy ?? 0,
     engineUp: () => deps.engine?.ready ?? false,
     engineKind: () => deps.engine?.engine.kind,
+    requests: () => deps.engine?.requests ?? 0,
     tokens: () => deps.engine?.tokens,
     stats: async () => (await deps.engine?.engine.stats?.()) ?? {},
     restarts: () => deps.engine?.engine.restarts ?? 0,
@@ -56,8 +57,11 @@ function modelQueueOf(modelId: string, deps: WorkerDeps, logger: Logger): string
 export async function startWorker(config: Config, logger: Logger, options: WorkerStartOptions = {}): Promise<RunningWorker> {
   const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
   const deps = createWorkerDeps(config, logger, registry);
+  let modelId: string;
   try {
     deps.engine = await startEngine(config, logger);
+    modelId = await resolveModelId(config, logger, deps.engine);
+    deps.modelId = modelId;
   } catch (error) {
     await closeWorkerDeps(deps);
     throw error;
@@ -69,10 +73,8 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   });
   if (config.gpuSampleMs > 0) gpus.start();
   const activity = new ImageActivity();
-  let modelId: string;
   let worker: FleetWorker;
   try {
-    modelId = await resolveModelId(config, logger, deps.engine);
     worker = new FleetWorker(deps, activity, modelQueueOf(modelId, deps, logger));
   } catch (error) {
     gpus.stop();

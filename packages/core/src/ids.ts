@@ -9,8 +9,8 @@ export function isModelId(value: string): boolean {
   return new RegExp(MODEL_ID_PATTERN).test(value);
 }
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** JSON with object keys sorted, so equal requests hash equally. */

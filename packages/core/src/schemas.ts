@@ -46,6 +46,10 @@ export interface BatchStatus {
   skipped: number;
   /** Why inputs were skipped: count per reason (only reasons that occurred; absent from older servers). */
   skippedReasons?: Partial<Record<SkipReason, number>>;
+  /** Inputs answered from the result cache (counted once each; absent from older servers). */
+  cached?: number;
+  /** cached / inputs with an outcome (0 before any); absent from older servers. */
+  cacheHitRate?: number;
   createdAt: string;
   finishedAt: string | null;
   /** Finished inputs per second since the batch was created. */
@@ -88,6 +92,10 @@ export interface ResultLine {
   key: string;
   status: 'ok' | 'failed';
   result?: unknown;
+  /** The result was reused from the result cache (RESULT_CACHE): computed earlier for the same bytes, task, options and model. */
+  cached?: true;
+  /** Where a cached result was computed. */
+  cachedFrom?: { batchId: string };
   /** Extra fields may follow code and message, e.g. `raw` model output for invalid_output. */
   error?: { code: ErrorCode; message: string; [detail: string]: unknown };
 }

@@ -41,6 +41,8 @@ export class EngineSupervisor {
   private probationTimer: NodeJS.Timeout | undefined;
   oomBackoffs = 0;
   readonly tokens = { prompt: 0, completion: 0 };
+  /** Requests that reached the engine (through the gate), answered or not. */
+  requests = 0;
 
   constructor(
     readonly engine: VisionEngine,
@@ -69,6 +71,7 @@ export class EngineSupervisor {
     try {
       const answer = await this.gate.run(() => {
         slotsAtSend = this.engine.slots;
+        this.requests += 1;
         return this.engine.analyze(input);
       });
       this.tokens.prompt += answer.promptTokens;

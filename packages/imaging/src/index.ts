@@ -1,3 +1,4 @@
 export * from './sniff.js';
 export * from './prepare.js';
 export * from './raster.js';
+export * from './render-svg.js';

@@ -2,7 +2,8 @@
 -- KEYS: batch hash, done hash (job id -> "<status>\t<key>"), pending hash (job id -> "<token>\n<line>"),
 -- queued-jobs index (job id -> job data: enqueued, no outcome yet; the input leaves it here).
 -- ARGV: job id, "<status>\t<key>", counter field (completed | failed), attempt token, result line JSON
--- ('' = no object to write: nothing waits in the pending hash).
+-- ('' = no object to write: nothing waits in the pending hash), optional '1' when the outcome was
+-- answered from the result cache (counted in the batch's 'cached' field, once, with the outcome).
 -- The winner's line waits in the pending hash until its object is stored; whoever stores it
 -- (the winner, a later attempt of the same job, or finalize) writes exactly that line.
 -- Returns {added, mine, complete}: added = this call recorded it; mine = the recorded outcome is this
@@ -13,6 +14,7 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 local mine = added
 if added == 1 then
   redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+  if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'cached', 1) end
   if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. '\n' .. ARGV[5]) end
 else
   local pending = redis.call('HGET', KEYS[3], ARGV[1])

@@ -33,6 +33,8 @@ export interface BatchRecord extends BatchRequest {
   completed: number;
   failed: number;
   skipped: number;
+  /** Inputs answered from the result cache (part of completed). */
+  cached: number;
   /** Skipped inputs per reason (batches listed before reasons were kept: all 'not_an_image_name'). */
   skippedReasons: Partial<Record<SkipReason, number>>;
   cursor: string | undefined;
@@ -106,6 +108,7 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     completed: toNumber(hash.completed),
     failed: toNumber(hash.failed),
     skipped: toNumber(hash.skipped),
+    cached: toNumber(hash.cached),
     skippedReasons: skippedReasonsOf(hash),
     cursor: hash.cursor,
     createdAt: hash.createdAt ?? new Date(0).toISOString(),

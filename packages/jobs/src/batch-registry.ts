@@ -181,12 +181,14 @@ export class BatchRegistry {
 
   /**
    * Claims the one outcome of an input for this attempt (first writer wins), before its result
-   * object is written. The winner's line waits in the pending hash until resultStored().
+   * object is written. The winner's line waits in the pending hash until resultStored(). A line
+   * marked `cached` also counts in the batch's `cached` counter, once, when it is recorded.
    */
   async claimOutcome(id: string, jobId: string, line: ResultLine, token: string): Promise<Claim> {
     const counter = line.status === 'ok' ? 'completed' : 'failed';
+    const cached = line.cached ? '1' : '';
     const [added, mine, complete] = (await this.run(() =>
-      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.queuedKey(id)], [jobId, `${line.status}\t${line.key}`, counter, token, JSON.stringify(line)]),
+      this.scripts.claimOutcome([this.batchKey(id), this.doneKey(id), this.pendingKey(id), this.queuedKey(id)], [jobId, `${line.status}\t${line.key}`, counter, token, JSON.stringify(line), cached]),
     )) as [number, number, number];
     return { added: added === 1, mine: mine === 1, complete: complete === 1 };
   }

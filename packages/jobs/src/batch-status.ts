@@ -77,6 +77,8 @@ export function toBatchStatus(record: BatchRecord, now = Date.now(), served?: Se
     failed: record.failed,
     skipped: record.skipped,
     skippedReasons: record.skippedReasons,
+    cached: record.cached,
+    cacheHitRate: done > 0 ? Math.round((record.cached / done) * 10_000) / 10_000 : 0,
     createdAt: record.createdAt,
     finishedAt: record.finishedAt,
     throughput,

@@ -10,6 +10,8 @@ export interface EngineMetricsSource {
   restarts(): number;
   oomBackoffs(): number;
   engineKind(): string | undefined;
+  /** Requests sent to the engine (each generation attempt of a model job). */
+  requests(): number;
   /** Prompt and completion tokens the engine has processed. */
   tokens(): { prompt: number; completion: number } | undefined;
   /** Figures the engine reports itself (llama-server's KV-cache use); read at scrape time. */
@@ -85,7 +87,18 @@ export function registerEngineMetrics(registry: Registry, source: EngineMetricsS
       if (kind && kvCacheUsageRatio !== undefined) this.set({ engine: kind }, kvCacheUsageRatio);
     },
   });
-  // Counted where they happen (engine host, OOM handler); read at scrape time.
+  // Counted where they happen (supervisor, engine host, OOM handler); read at scrape time.
+  new Counter({
+    name: 'imagefleet_engine_requests_total',
+    help: 'Requests sent to the engine (every generation attempt, retries included)',
+    labelNames: ['engine'],
+    registers: [registry],
+    collect() {
+      const kind = source.engineKind();
+      this.reset();
+      if (kind) this.inc({ engine: kind }, source.requests());
+    },
+  });
   new Counter({
     name: 'imagefleet_engine_restarts_total',
     help: 'Engine host restarts after a crash, timeout or resize',

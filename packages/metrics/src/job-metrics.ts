@@ -11,6 +11,12 @@ export interface JobMetrics {
   stageSeconds: Histogram<'task' | 'stage'>;
   jobs: Counter<'task' | 'outcome'>;
   tokens: Counter<'task' | 'direction'>;
+  /** The result cache of model tasks (RESULT_CACHE): lookups that hit or missed, entries not written. */
+  resultCache: { hits: Counter<'task'>; misses: Counter<'task'>; writeFailures: Counter<'task'> };
+}
+
+function taskCounter(registry: Registry, name: string, help: string): Counter<'task'> {
+  return new Counter({ name, help, labelNames: ['task'], registers: [registry] });
 }
 
 export function registerJobMetrics(registry: Registry): JobMetrics {
@@ -34,5 +40,10 @@ export function registerJobMetrics(registry: Registry): JobMetrics {
       labelNames: ['task', 'direction'],
       registers: [registry],
     }),
+    resultCache: {
+      hits: taskCounter(registry, 'imagefleet_result_cache_hits_total', 'Model-task inputs answered from the result cache (no engine call)'),
+      misses: taskCounter(registry, 'imagefleet_result_cache_misses_total', 'Model-task inputs looked up in the result cache and not found (or expired, or the lookup failed): the engine ran'),
+      writeFailures: taskCounter(registry, 'imagefleet_result_cache_write_failures_total', 'Result cache entries that could not be written (the job itself succeeded)'),
+    },
   };
 }

@@ -7,3 +7,4 @@ export * from './layout.js';
 export * from './result-lines.js';
 export * from './settings.js';
 export * from './retry.js';
+export * from './result-cache.js';

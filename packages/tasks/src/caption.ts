@@ -4,6 +4,7 @@ import { unknownOption } from './task.js';
 export const captionTask: ModelTask = {
   kind: 'model',
   name: 'caption',
+  version: 1,
   description: 'One descriptive sentence and keywords',
   budget: { maxSide: 768 },
   validateOptions: (options) => unknownOption('caption', options, []),

@@ -10,6 +10,7 @@ const MAX_PROMPT = 4000;
 export const customTask: ModelTask = {
   kind: 'model',
   name: 'custom',
+  version: 1,
   description: 'Your prompt and JSON schema (bounded before use)',
   budget: { maxSide: 1024 },
   validateOptions(options) {

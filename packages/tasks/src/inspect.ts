@@ -21,6 +21,7 @@ export interface InspectResult {
 export const inspectTask: PixelTask<InspectResult> = {
   kind: 'pixels',
   name: 'inspect',
+  version: 1,
   description: 'Dimensions, format, dominant colours, sharpness and a perceptual hash (no model)',
   budget: { maxSide: 512 },
   validateOptions: (options) => unknownOption('inspect', options, []),

@@ -18,6 +18,7 @@ const cents = (value: unknown) => Math.round(Number(value) * 100);
 export const invoiceTask: ModelTask = {
   kind: 'model',
   name: 'invoice',
+  version: 1,
   description: 'Vendor, number, dates, currency, amounts and line items of an invoice',
   budget: { maxSide: 1280 },
   validateOptions: (options) => unknownOption('invoice', options, []),

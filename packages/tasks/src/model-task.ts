@@ -8,6 +8,13 @@ import type { JsonSchema } from './json-schema.js';
 export interface ModelTask {
   readonly kind: 'model';
   readonly name: string;
+  /**
+   * Part of the result cache key: bump it when a result computed before a change must not be
+   * reused — the prompt, the schema, answer validation or warnings, the image budget or the shape
+   * of the stored result changed. Not for a refactor that computes the same results; the model,
+   * the batch options and the source bytes are separate parts of the key.
+   */
+  readonly version: number;
   readonly description: string;
   readonly budget: ImageBudget;
   /** Checks options; returns a message naming the bad field, or undefined. */

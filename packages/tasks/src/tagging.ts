@@ -25,6 +25,7 @@ function maxTagsOf(options: Record<string, unknown>): number {
 export const taggingTask: ModelTask = {
   kind: 'model',
   name: 'tagging',
+  version: 1,
   description: 'Product category (from a taxonomy), attributes, a short title and tags',
   budget: { maxSide: 768 },
   validateOptions(options) {

@@ -6,6 +6,8 @@ import type { ModelTask } from './model-task.js';
 export interface PixelTask<Result = unknown> {
   readonly kind: 'pixels';
   readonly name: string;
+  /** Bumped when its results change (see ModelTask.version). */
+  readonly version: number;
   readonly description: string;
   /** Size the image is prepared to before run() sees it. */
   readonly budget: ImageBudget;

@@ -41,6 +41,8 @@ const batchStatusSchema = {
     failed: { type: 'integer' },
     skipped: { type: 'integer' },
     skippedReasons: { type: 'object', properties: Object.fromEntries(skipReasons.map((reason) => [reason, { type: 'integer' }])) },
+    cached: { type: 'integer' },
+    cacheHitRate: { type: 'number' },
     createdAt: { type: 'string' },
     finishedAt: { type: ['string', 'null'] },
     throughput: { type: 'number' },
