@@ -34,8 +34,4 @@ export class Thumbnails {
     this.cache.set(cacheKey, jpeg);
     return jpeg;
   }
-
-  get cachedBytes(): number {
-    return this.cache.calculatedSize;
-  }
 }
