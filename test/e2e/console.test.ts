@@ -92,6 +92,13 @@ test('submit a folder batch, watch it finish, open a result, filter failures, do
   await assertAccessible(page, 'new-batch form');
   await page.getByLabel('Task').selectOption('inspect');
   await page.getByLabel('Folder path').fill(folder);
+  // The model list is the fleet's (GET /v1/models): the model-free worker serves "none". A model
+  // on a pixel task is the API's 400, shown in the form; "Any worker" sends no model.
+  await page.getByLabel('Model').locator('option[value="none"]').waitFor({ state: 'attached', timeout: WAIT_MS });
+  await page.getByLabel('Model').selectOption('none');
+  await page.getByRole('button', { name: 'Submit batch' }).click();
+  await page.getByRole('alert').filter({ hasText: 'model applies to model tasks only' }).waitFor();
+  await page.getByLabel('Model').selectOption({ label: 'Any worker' });
   await page.getByRole('button', { name: 'Submit batch' }).click();
   await page.waitForURL(/#\/batches\//);
   batchId = decodeURIComponent(new URL(page.url()).hash.replace('#/batches/', ''));

@@ -75,6 +75,7 @@ test('workers with different MODEL_IDs list as different models, with totals per
   const models = (await fleet()).filter((model) => model.modelId !== 'none');
   assert.deepEqual(models.map((model) => model.modelId), ['alpha-1', 'beta-2']);
   assert.deepEqual(models[0]!.totals, { workers: 2, slots: 0, imagesPerSecond: 0 });
+  assert.deepEqual(models[0]!.queue, { waiting: 0, active: 0 });
   assert.deepEqual(new Set(models[0]!.workers.map((heartbeat) => heartbeat.workerId.split(':').pop())), new Set([String(alphaOne.child.pid), String(alphaTwo.child.pid)]));
   assert.deepEqual(models[1]!.workers.map((heartbeat) => heartbeat.workerId.split(':').pop()), [String(beta.child.pid)]);
   assert.equal(models[1]!.totals.workers, 1);
@@ -83,9 +84,10 @@ test('workers with different MODEL_IDs list as different models, with totals per
   const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
   const { stdout } = await promisify(execFile)(process.execPath, [cli, 'fleet', '--api', address, '--api-key', readerToken], { encoding: 'utf8' });
   const rows = stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
-  assert.deepEqual(rows[0], ['MODEL', 'WORKER', 'ENGINE', 'DEVICE', 'SLOTS', 'IMAGES/S', 'IN FLIGHT', 'LAST SEEN']);
+  assert.deepEqual(rows[0], ['MODEL', 'WORKER', 'ENGINE', 'DEVICE', 'SLOTS', 'IMAGES/S', 'IN FLIGHT', 'LAST SEEN', 'QUEUED', 'RUNNING']);
   const betaRows = rows.filter((row) => row[0] === 'beta-2');
-  assert.deepEqual(betaRows.map((row) => row.slice(1, 7)), [[`${models[1]!.workers[0]!.workerId}`, 'none', 'cpu', '0', '0', '0'], ['(1 workers)', '0', '0']]);
+  // The total row ends with the model's queue (no jobs: 0 queued, 0 running).
+  assert.deepEqual(betaRows.map((row) => row.slice(1, 7)), [[`${models[1]!.workers[0]!.workerId}`, 'none', 'cpu', '0', '0', '0'], ['(1 workers)', '0', '0', '0', '0']]);
   assert.equal(rows.filter((row) => row[0] === 'alpha-1').length, 3);
 });
 

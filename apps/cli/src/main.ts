@@ -21,10 +21,11 @@ Commands:
   up                         API + worker in one process (starts redis-server if none answers)
   producer                   the HTTP API only
   worker [--gpus all|0,1]    a queue worker; --gpus forks one worker process per GPU, each pinned and planned on its own
-  submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID]
+  submit <dir|s3://b/prefix> --task inspect [--wait] [--options JSON] [--webhook URL] [--batch-id ID] [--model MODEL_ID]
+                             --model: a model task goes to the workers of that model only (ids as \`fleet\` lists them)
   status <batchId> [--json]
   batches [--state running,listing] [--limit N]   the newest batches (id, task, state, done/total, created)
-  fleet [--json]             the models the fleet serves now: each live worker (engine, device, slots, images/s) and per-model totals
+  fleet [--json]             the models the fleet serves now: each live worker (engine, device, slots, images/s), per-model totals and queue
   results <batchId> [--format jsonl|csv] [--out FILE]
   models make-tiny <dir> [--seed N] [--size test|bench]   generate the tiny random-weight model
   models make-synthetic --like qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b [--type q8_0|q4_0|f16] [--mmproj-type f16|q8_0] [--seed N] <dir>
@@ -73,6 +74,7 @@ async function run(argv: string[]): Promise<number> {
       options: { type: 'string' },
       webhook: { type: 'string' },
       'batch-id': { type: 'string' },
+      model: { type: 'string' },
       state: { type: 'string' },
       limit: { type: 'string' },
       seed: { type: 'string' },
@@ -119,10 +121,12 @@ async function run(argv: string[]): Promise<number> {
         options: parseJsonObject(values.options, '--options'),
         webhook: values.webhook,
         batchId: values['batch-id'],
+        model: values.model,
       });
     case 'status': {
       const status = await apiClient(values.api, values['api-key']).batchStatus(need('a batch id'));
-      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : `${status.id} ${status.state}\n${progressLine(status)}\n`);
+      const waiting = status.waitingFor ? `waiting for ${status.waitingFor}: ${status.detail ?? ''}\n` : '';
+      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : `${status.id} ${status.state}${status.model ? ` (model ${status.model})` : ''}\n${progressLine(status)}\n${waiting}`);
       return ExitCode.ok;
     }
     case 'batches':

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { deriveJobId, type ImageJobData, type SkipReason } from '@imagefleet/core';
-import type { BatchRecord, ImageJobSpec, RecordPageResult, ShareOf, TaskKind } from '@imagefleet/jobs';
+import type { BatchRecord, ImageJobSpec, JobRoute, RecordPageResult, ShareOf } from '@imagefleet/jobs';
 import type { BlobInfo } from '@imagefleet/storage';
-import { getTask } from '@imagefleet/tasks';
 import type { ProducerDeps } from './deps.js';
+import { routeOf } from './job-route.js';
 import { ListingRoom } from './listing-room.js';
 import { skipReasonOf } from './source.js';
 
@@ -98,8 +98,8 @@ export class BatchLister {
     try {
       const batch = await batches.get(batchId);
       if (!batch || batch.state !== 'listing') return;
-      log.info({ task: batch.task, store: batch.sourceStore, resumeAfter: batch.cursor }, 'listing started');
-      const kind = getTask(batch.task)?.kind ?? 'pixels';
+      log.info({ task: batch.task, model: batch.model, store: batch.sourceStore, resumeAfter: batch.cursor }, 'listing started');
+      const route = routeOf(batch);
       // Uploads were sniffed when they arrived: their name is whatever the client sent.
       const checkName = !('upload' in batch.source);
       await batches.note(batchId, { roomWaitSince: null });
@@ -120,7 +120,7 @@ export class BatchLister {
           }
           const end = chunkEnd(inputs, start, allowed);
           const cursor = page.cursorAt(end);
-          const recorded = await this.enqueueChunk(batch, kind, inputs.slice(start, end), after, cursor);
+          const recorded = await this.enqueueChunk(batch, route, inputs.slice(start, end), after, cursor);
           if (recorded !== 'recorded') {
             log.info({ recorded }, recorded === 'cursor_moved' ? 'listing stopped: another lister got ahead' : 'listing stopped: batch no longer listing');
             return;
@@ -143,7 +143,7 @@ export class BatchLister {
   }
 
   /** Enqueues one chunk (inputs with an outcome excepted) with one addBulk, then records it and moves the cursor. */
-  private async enqueueChunk(batch: BatchRecord, kind: TaskKind, inputs: ListedInput[], after: string | undefined, cursor: string): Promise<RecordPageResult> {
+  private async enqueueChunk(batch: BatchRecord, route: JobRoute, inputs: ListedInput[], after: string | undefined, cursor: string): Promise<RecordPageResult> {
     const { batches, jobs } = this.deps.background;
     const images = inputs.filter((input) => !input.skip).map((input) => input.key);
     const skippedInputs = inputs.flatMap((input) => (input.skip ? [{ key: input.key, reason: input.skip }] : []));
@@ -156,7 +156,7 @@ export class BatchLister {
     const finished = await batches.finishedJobIds(batch.id, specs.map((spec) => spec.jobId));
     // Uploads (one-input batches) share the queue's interactive lane; a batch is served by its weight.
     const share: ShareOf = 'upload' in batch.source ? { batchId: batch.id, lane: 'interactive' } : { batchId: batch.id, weight: batch.priority };
-    await jobs.enqueueImages({ kind }, share, specs.filter((spec) => !finished.has(spec.jobId)));
+    await jobs.enqueueImages(route, share, specs.filter((spec) => !finished.has(spec.jobId)));
     return batches.recordPage(batch.id, { enqueued: images.length, skipped: skippedInputs.length, skippedInputs, after, cursor });
   }
 

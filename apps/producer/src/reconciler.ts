@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@imagefleet/core';
 import { failedJobLine, type BatchSnapshot, type JobBackend } from '@imagefleet/jobs';
 import type { BatchLister } from './lister.js';
+import { routeOf } from './job-route.js';
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -114,7 +115,9 @@ export class Reconciler {
   private async recoverFailedJobs(batchId: string): Promise<number> {
     const { batches, jobs } = this.backend;
     let recovered = 0;
-    for (const job of await jobs.failedImageJobs(batchId)) {
+    const batch = await batches.get(batchId);
+    if (!batch) return 0;
+    for (const job of await jobs.failedImageJobs(batchId, routeOf(batch))) {
       if (await batches.outcome(batchId, job.id)) continue;
       const line = failedJobLine(job.data.source.key, job.failedReason);
       const claim = await batches.claimOutcome(batchId, job.id, line, `reconciler:${job.id}`);

@@ -13,7 +13,7 @@ export async function visibleBatch(batches: BatchRegistry, caller: Caller, id: s
   return batch && canSee(caller, batch) ? batch : undefined;
 }
 
-/** What makes two posts the same batch: task, source, options and tenant (the derived id hashes exactly these). */
-export function requestFingerprint(request: { task: string; source: unknown; options?: unknown; tenant?: string }): string {
-  return deriveBatchId({ task: request.task, source: request.source, options: request.options ?? {}, tenant: request.tenant });
+/** What makes two posts the same batch: task, source, options, model and tenant (the derived id hashes exactly these). */
+export function requestFingerprint(request: { task: string; source: unknown; options?: unknown; tenant?: string; model?: string }): string {
+  return deriveBatchId({ task: request.task, source: request.source, options: request.options ?? {}, tenant: request.tenant, model: request.model });
 }

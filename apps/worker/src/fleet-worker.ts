@@ -12,15 +12,19 @@ const RECORD_FAILED_ATTEMPTS = 5;
 
 /**
  * The queue consumers of one worker process: image jobs with WORKER_CONCURRENCY in flight (model
- * jobs too when this worker runs an engine), batch finalization one at a time, and webhook
- * deliveries (WEBHOOK_CONCURRENCY).
+ * jobs too when this worker runs an engine: the shared `vlm` queue and its model's own queue),
+ * batch finalization one at a time, and webhook deliveries (WEBHOOK_CONCURRENCY).
  */
 export class FleetWorker {
   private readonly consumers: Consumers;
 
+  /**
+   * @param modelQueue the model id whose own queue this worker consumes (with an engine only).
+   */
   constructor(
     private readonly deps: WorkerDeps,
     activity: ImageActivity,
+    readonly modelQueue?: string,
   ) {
     const { config, redis, engine } = deps;
     const processImage = createImageProcessor(deps);
@@ -40,7 +44,10 @@ export class FleetWorker {
         maxStalls: config.jobMaxStalls,
         imageConcurrency: config.workerConcurrency,
         // Model jobs: hold more than the engine has slots, so fetch and prepare overlap inference.
+        // The shared and the model's own queue each get this much; the slot gate (first come, first
+        // served) shares the slots between them: all to one when only it has jobs.
         vlmConcurrency: engine ? Math.max(config.workerConcurrency, engine.plannedSlots * 2) : undefined,
+        modelId: engine ? modelQueue : undefined,
         webhookConcurrency: config.webhookConcurrency,
       },
     );

@@ -1,4 +1,4 @@
-import type { Config, Logger } from '@imagefleet/core';
+import { isModelId, type Config, type Logger } from '@imagefleet/core';
 import { pingRedis } from '@imagefleet/jobs';
 import { GpuSampler, createMetricsRegistry, registerEngineMetrics, type Registry } from '@imagefleet/metrics';
 import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
@@ -42,6 +42,17 @@ function engineMetrics(deps: WorkerDeps, registry: Registry) {
   });
 }
 
+/**
+ * The model whose own queue this worker consumes: its MODEL_ID when it runs an engine and the id
+ * is one a batch can name (an OpenAI server's model name may not be: then only the shared queue).
+ */
+function modelQueueOf(modelId: string, deps: WorkerDeps, logger: Logger): string | undefined {
+  if (!deps.engine) return undefined;
+  if (isModelId(modelId)) return modelId;
+  logger.warn({ modelId }, 'this model id cannot be named by a batch (letters, digits, . _ : -; set MODEL_ID): consuming only the shared model queue');
+  return undefined;
+}
+
 export async function startWorker(config: Config, logger: Logger, options: WorkerStartOptions = {}): Promise<RunningWorker> {
   const registry = options.metrics ?? createMetricsRegistry({ service: 'worker' });
   const deps = createWorkerDeps(config, logger, registry);
@@ -58,9 +69,17 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   });
   if (config.gpuSampleMs > 0) gpus.start();
   const activity = new ImageActivity();
-  const worker = new FleetWorker(deps, activity);
+  let modelId: string;
+  let worker: FleetWorker;
+  try {
+    modelId = await resolveModelId(config, logger, deps.engine);
+    worker = new FleetWorker(deps, activity, modelQueueOf(modelId, deps, logger));
+  } catch (error) {
+    gpus.stop();
+    await closeWorkerDeps(deps);
+    throw error;
+  }
   await worker.waitUntilReady();
-  const modelId = await resolveModelId(config, logger, deps.engine);
   const heartbeat = new HeartbeatPublisher(deps.workers, { config, logger, modelId, engine: deps.engine, activity });
   await heartbeat.start();
   const ready = async () => {
@@ -71,7 +90,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
   };
   const health = options.serveHealth === false ? undefined : await startHealthServer(config.host, config.workerPort, { ready }, registry);
   logger.info(
-    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: deps.engine?.engine.kind ?? 'none', model: deps.engine?.modelName, modelId, workerId: heartbeat.workerId, slots: deps.engine?.plannedSlots, health: health?.url },
+    { concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, engine: deps.engine?.engine.kind ?? 'none', model: deps.engine?.modelName, modelId, modelQueue: worker.modelQueue, workerId: heartbeat.workerId, slots: deps.engine?.plannedSlots, health: health?.url },
     'worker started',
   );
   let stopping: Promise<void> | undefined;

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseWebhookAllowlist } from './webhook-policy.js';
+import { isModelId } from './ids.js';
 
 /** A configuration value that failed validation; its message is one line naming the variable. */
 export class ConfigError extends Error {
@@ -211,7 +212,7 @@ export const settings = {
   modelPath: setting('MODEL_PATH', '', 'GGUF text model; unset = the generated tiny random-weight model under MODELS_DIR (answers are noise)', (raw) => (raw === '' ? undefined : resolve(raw))),
   mmprojPath: setting('MMPROJ_PATH', '', 'GGUF vision projector (mmproj) belonging to MODEL_PATH', (raw) => (raw === '' ? undefined : resolve(raw))),
   modelId: setting('MODEL_ID', '', 'The model a worker serves, as the fleet names it (GET /v1/models); empty = derived: the GGUF file name and a hash prefix of its path and size (e.g. `qwen3-vl-2b-q8_0-1a2b3c`), the server\'s model name for ENGINE=openai, `none` for ENGINE=none', (raw, variable) => {
-    if (raw !== '' && !/^[A-Za-z0-9._:-]{1,100}$/.test(raw)) throw new ConfigError(variable, 'letters, digits, . _ : - (1-100 chars)', raw);
+    if (raw !== '' && !isModelId(raw)) throw new ConfigError(variable, 'letters, digits, . _ : - (1-100 chars)', raw);
     return raw || undefined;
   }),
   heartbeatMs: setting('HEARTBEAT_MS', '5000', 'How often a worker publishes its heartbeat (model, device, slots, images/s) to Redis; a worker whose heartbeats stop leaves GET /v1/models after 3 intervals', integer(100, 600_000)),

@@ -34,6 +34,8 @@ export type BatchState = 'listing' | 'running' | 'completed' | 'completed_with_e
 export interface BatchStatus {
   id: string;
   task: string;
+  /** The model the batch asked for (absent: any worker with a vision engine). */
+  model?: string;
   state: BatchState;
   /** Fair-share weight: jobs served per scheduling round while it runs (1..10). */
   priority: number;
@@ -59,9 +61,10 @@ export interface BatchStatus {
  * lister: no producer is listing the source right now (one takes it over when the lock expires);
  * room: its producer is listing, paused because LISTING_AHEAD of its inputs wait in the queue
  * (listing continues as they finish); storage: inputs are waiting out storage errors; finalizing:
- * every input has an outcome and the manifest is being written (or its write is being retried).
+ * every input has an outcome and the manifest is being written (or its write is being retried);
+ * worker: the batch names a model that no live worker serves (its inputs wait in that model's queue).
  */
-export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing';
+export type BatchWait = 'lister' | 'room' | 'storage' | 'finalizing' | 'worker';
 
 /**
  * Why a listed input was not enqueued: its name has no image extension; its key is not safe to send

@@ -22,6 +22,8 @@ export interface BatchRequest {
   tenant?: string;
   /** Fair-share weight: jobs served per scheduling round (1..10, default 1). Not part of the batch id. */
   priority?: number;
+  /** The model (a MODEL_ID) its model task asked for: its jobs go to that model's queue. */
+  model?: string;
 }
 
 export interface BatchRecord extends BatchRequest {
@@ -94,6 +96,7 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     resultsUrl: hash.resultsUrl ?? '',
     tenant: hash.tenant,
     priority: toNumber(hash.priority) || 1,
+    model: hash.model,
     total: toNumber(hash.total),
     completed: toNumber(hash.completed),
     failed: toNumber(hash.failed),

@@ -118,6 +118,7 @@ export class BatchRegistry {
     };
     if (request.webhook) fields.webhook = request.webhook;
     if (request.tenant) fields.tenant = request.tenant;
+    if (request.model) fields.model = request.model;
     if (request.webhookSecret) fields.webhookSecret = request.webhookSecret;
     if (request.priority !== undefined) fields.priority = String(request.priority);
     const pairs = Object.entries(fields).flat();

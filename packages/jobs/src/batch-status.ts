@@ -9,8 +9,22 @@ export function redactEndpoints(text: string): string {
   return text.replace(/\bhttps?:\/\/[^\s)'"]+/g, '<endpoint>').replace(/\b(?:\d{1,3}\.){3}\d{1,3}:\d+\b|\[[0-9a-f:]+\]:\d+/gi, '<endpoint>');
 }
 
+/** The models live workers with an engine serve now (see servedModelIds); undefined: not known. */
+export type ServedModels = readonly string[] | undefined;
+
+/** A batch naming a model no live worker serves, with inputs left to process, waits for a worker of it. */
+function workerWait(record: BatchRecord, served: ServedModels): { waitingFor: BatchWait; detail: string } | undefined {
+  if (record.model === undefined || served === undefined || served.includes(record.model)) return undefined;
+  if (record.state === 'running' && record.completed + record.failed >= record.total) return undefined;
+  const now = served.length === 0 ? 'no worker with a model is live' : `the fleet serves ${served.join(', ')}`;
+  return { waitingFor: 'worker', detail: `no live worker serves model ${record.model} (${now}); its inputs wait in that model's queue until a worker with MODEL_ID=${record.model} starts` };
+}
+
 /** What an unfinished batch waits for, and one line saying so; nulls when it is simply working. */
-export function batchWait(record: BatchRecord, now = Date.now()): { waitingFor: BatchWait | null; detail: string | null } {
+export function batchWait(record: BatchRecord, now = Date.now(), served?: ServedModels): { waitingFor: BatchWait | null; detail: string | null } {
+  if (record.state !== 'listing' && record.state !== 'running') return { waitingFor: null, detail: null };
+  const noWorker = workerWait(record, served);
+  if (noWorker) return noWorker;
   if (record.state === 'listing') {
     if (record.listerActive && record.roomWaitSince !== undefined) {
       const waiting = Math.max(record.total - record.completed - record.failed, 0);
@@ -20,7 +34,6 @@ export function batchWait(record: BatchRecord, now = Date.now()): { waitingFor: 
     const why = record.listError ? `the last listing attempt failed (${redactEndpoints(record.listError)}); ` : '';
     return { waitingFor: 'lister', detail: `${why}no producer is listing the source right now; the reconciler resumes it once the lister lock is free` };
   }
-  if (record.state !== 'running') return { waitingFor: null, detail: null };
   const done = record.completed + record.failed;
   if (done >= record.total) {
     if (record.finalizeError) return { waitingFor: 'finalizing', detail: `finalize failed (${redactEndpoints(record.finalizeError)}); it is retried` };
@@ -33,8 +46,11 @@ export function batchWait(record: BatchRecord, now = Date.now()): { waitingFor: 
   return { waitingFor: null, detail: null };
 }
 
-/** The public view of a batch: counters, throughput, ETA, and what it waits for. */
-export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatus {
+/**
+ * The public view of a batch: counters, throughput, ETA, and what it waits for. With `served` (the
+ * models live workers serve), a batch naming a model none of them serves waits for a worker.
+ */
+export function toBatchStatus(record: BatchRecord, now = Date.now(), served?: ServedModels): BatchStatus {
   const done = record.completed + record.failed;
   const end = record.finishedAt ? Date.parse(record.finishedAt) : now;
   const seconds = Math.max((end - Date.parse(record.createdAt)) / 1000, 0.001);
@@ -44,6 +60,7 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
   return {
     id: record.id,
     task: record.task,
+    ...(record.model === undefined ? {} : { model: record.model }),
     state: record.state,
     priority: record.priority,
     total: record.total,
@@ -55,6 +72,6 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
     finishedAt: record.finishedAt,
     throughput,
     eta: finished ? 0 : throughput > 0 && record.state === 'running' ? Math.round((remaining / throughput) * 10) / 10 : null,
-    ...batchWait(record, now),
+    ...batchWait(record, now, served),
   };
 }

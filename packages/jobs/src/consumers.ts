@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FinalizeJobData, ImageJobData, WebhookJobData } from '@imagefleet/core';
-import { FINALIZE_QUEUE, IMAGE_QUEUE, VLM_QUEUE, WEBHOOK_QUEUE } from './queues.js';
+import { FINALIZE_QUEUE, IMAGE_QUEUE, VLM_QUEUE, WEBHOOK_QUEUE, modelQueueName } from './queues.js';
 import { FailJob, PostponeJob, type FailedJob, type WorkJob } from './work-job.js';
 
 export interface ConsumerOptions {
@@ -13,6 +13,11 @@ export interface ConsumerOptions {
   imageConcurrency: number;
   /** Consume the model queue too, with this concurrency (workers with a vision engine). */
   vlmConcurrency?: number;
+  /**
+   * With vlmConcurrency: also consume this model's own queue (jobs of batches naming it), with the
+   * same concurrency. The two consumers share the engine's slots through its slot gate.
+   */
+  modelId?: string;
   /** Webhook deliveries at once (default 1), when there is a webhook handler. */
   webhookConcurrency?: number;
 }
@@ -72,7 +77,7 @@ function processorFor<T, R>(handler: (job: WorkJob<T>) => Promise<R>) {
   };
 }
 
-/** The queue consumers of one worker process: image jobs (and model jobs), finalize one at a time, webhook deliveries. */
+/** The queue consumers of one worker process: image jobs (and model jobs: the shared queue and its model's own), finalize one at a time, webhook deliveries. */
 export function startConsumers<R>(connection: Redis, handlers: ConsumerHandlers<R>, options: ConsumerOptions): Consumers {
   const common = {
     connection,
@@ -83,7 +88,8 @@ export function startConsumers<R>(connection: Redis, handlers: ConsumerHandlers<
   };
   const imageWorkers = [new Worker<ImageJobData, R>(IMAGE_QUEUE, processorFor(handlers.image), { ...common, concurrency: options.imageConcurrency })];
   if (options.vlmConcurrency !== undefined) {
-    imageWorkers.push(new Worker<ImageJobData, R>(VLM_QUEUE, processorFor(handlers.image), { ...common, concurrency: options.vlmConcurrency }));
+    const modelQueues = [VLM_QUEUE, ...(options.modelId === undefined ? [] : [modelQueueName(options.modelId)])];
+    for (const queue of modelQueues) imageWorkers.push(new Worker<ImageJobData, R>(queue, processorFor(handlers.image), { ...common, concurrency: options.vlmConcurrency }));
   }
   const finalize = new Worker<FinalizeJobData, void>(FINALIZE_QUEUE, processorFor(handlers.finalize), { ...common, concurrency: 1 });
   for (const worker of imageWorkers) {

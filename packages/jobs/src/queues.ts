@@ -1,6 +1,7 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FinalizeJobData, ImageJobData, WebhookJobData } from '@imagefleet/core';
+import type { JobRoute } from './job-queues.js';
 
 export const IMAGE_QUEUE = 'images';
 export const FINALIZE_QUEUE = 'finalize';
@@ -10,6 +11,24 @@ export const VLM_QUEUE = 'vlm';
 export const WEBHOOK_QUEUE = 'webhooks';
 
 export type TaskKind = 'pixels' | 'model';
+
+/**
+ * The queue of one model's jobs: `vlm-<model id>`. BullMQ queue names cannot hold ':', so a ':' of
+ * the id is written '+' (not a model id character: two ids never share a queue).
+ */
+export function modelQueueName(modelId: string): string {
+  return `${VLM_QUEUE}-${modelId.replaceAll(':', '+')}`;
+}
+
+/** The model whose own queue a route goes to: model tasks naming one; undefined for the shared queues. */
+export function routedModel(route: JobRoute): string | undefined {
+  return route.kind === 'model' ? route.model : undefined;
+}
+
+/** The model ids whose queue was ever used (a set): counts and metrics cover their queues. */
+export function modelQueuesKey(prefix: string): string {
+  return `${prefix}:model-queues`;
+}
 
 export interface JobPolicy {
   attempts: number;
@@ -56,10 +75,14 @@ export function webhookJobOptions(policy: { attempts: number; backoffMs: number 
 
 /** The BullMQ queues. Only packages/jobs touches them; apps go through JobQueues. */
 export interface Queues {
+  /** The Redis key prefix (QUEUE_PREFIX). */
+  prefix: string;
   images: Queue<ImageJobData>;
   vlm: Queue<ImageJobData>;
   /** The queue a task of this kind goes to. */
   forKind(kind: TaskKind): Queue<ImageJobData>;
+  /** The queue an input goes to: a model task naming a model goes to that model's queue (created on first use, then cached). */
+  forRoute(route: JobRoute): Queue<ImageJobData>;
   finalize: Queue<FinalizeJobData>;
   webhooks: Queue<WebhookJobData>;
   close(): Promise<void>;
@@ -75,15 +98,32 @@ export function createQueues(connection: Redis, prefix: string, policy: JobPolic
   const vlm = new Queue<ImageJobData>(VLM_QUEUE, { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
   const finalize = new Queue<FinalizeJobData>(FINALIZE_QUEUE, { connection, prefix, defaultJobOptions: finalizeJobOptions(policy) });
   const webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection, prefix, defaultJobOptions: webhookJobOptions({ attempts: policy.webhookAttempts ?? policy.attempts, backoffMs: policy.backoffMs }) });
-  if (onError) for (const queue of [images, vlm, finalize, webhooks]) queue.on('error', (error) => onError(error, queue.name));
+  const listen = (queue: Queue) => {
+    if (onError) queue.on('error', (error) => onError(error, queue.name));
+  };
+  for (const queue of [images, vlm, finalize, webhooks]) listen(queue);
+  const modelQueues = new Map<string, Queue<ImageJobData>>();
+  const forKind = (kind: TaskKind) => (kind === 'model' ? vlm : images);
   return {
+    prefix,
     images,
     vlm,
     finalize,
     webhooks,
-    forKind: (kind) => (kind === 'model' ? vlm : images),
+    forKind,
+    forRoute(route) {
+      const model = routedModel(route);
+      if (model === undefined) return forKind(route.kind);
+      let queue = modelQueues.get(model);
+      if (!queue) {
+        queue = new Queue<ImageJobData>(modelQueueName(model), { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
+        listen(queue);
+        modelQueues.set(model, queue);
+      }
+      return queue;
+    },
     async close() {
-      await Promise.all([images.close(), vlm.close(), finalize.close(), webhooks.close()]);
+      await Promise.all([images, vlm, finalize, webhooks, ...modelQueues.values()].map((queue) => queue.close()));
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { ImageJobData } from '@imagefleet/core';
-import type { FailedImageJob, FinalizeTrigger, ImageJobInfo, ImageJobSpec, JobQueueOps, JobRoute, QueueCountState, ShareOf } from './job-queues.js';
+import type { FailedImageJob, FinalizeTrigger, ImageJobInfo, ImageJobSpec, JobQueueOps, JobRoute, QueueCounts, ShareOf } from './job-queues.js';
+import { modelQueueName, routedModel } from './queues.js';
 import type { WorkJob } from './work-job.js';
 
 /**
@@ -27,25 +28,35 @@ export class MemoryJobQueues implements JobQueueOps {
     if (!this.webhookTriggers.includes(batchId)) this.webhookTriggers.push(batchId);
   }
 
-  async removeBatchJobs(batchId: string): Promise<number> {
+  async removeBatchJobs(batchId: string, route: JobRoute): Promise<number> {
     const before = this.enqueued.length;
-    this.enqueued.splice(0, this.enqueued.length, ...this.enqueued.filter((entry) => entry.spec.data.batchId !== batchId));
+    this.enqueued.splice(0, this.enqueued.length, ...this.enqueued.filter((entry) => entry.spec.data.batchId !== batchId || !sameQueue(entry.route, route)));
     return before - this.enqueued.length;
   }
 
-  async imageJob(jobId: string): Promise<ImageJobInfo | undefined> {
-    const entry = this.enqueued.find((candidate) => candidate.spec.jobId === jobId);
+  async imageJob(jobId: string, route: JobRoute): Promise<ImageJobInfo | undefined> {
+    const entry = this.enqueued.find((candidate) => candidate.spec.jobId === jobId && sameQueue(candidate.route, route));
     return entry && { state: 'waiting', data: entry.spec.data, attemptsStarted: 0, attemptsMade: 0, failedReason: undefined };
   }
 
-  async counts(): Promise<{ queue: string; counts: Record<QueueCountState, number> }[]> {
-    const wait = this.enqueued.length;
-    return [{ queue: 'memory', counts: { wait, active: 0, delayed: 0, prioritized: 0, completed: 0, failed: this.failed.size } }];
+  /** One 'memory' entry for the shared queues, one per model queue used. */
+  async counts(): Promise<QueueCounts[]> {
+    const zero = { wait: 0, active: 0, delayed: 0, prioritized: 0, completed: 0, failed: 0 };
+    const models = [...new Set(this.enqueued.flatMap((entry) => routedModel(entry.route) ?? []))].sort();
+    const waiting = (model: string | undefined) => this.enqueued.filter((entry) => routedModel(entry.route) === model).length;
+    return [
+      { queue: 'memory', counts: { ...zero, wait: waiting(undefined), failed: this.failed.size } },
+      ...models.map((model) => ({ queue: modelQueueName(model), model, counts: { ...zero, wait: waiting(model) } })),
+    ];
   }
 
   async failedImageJobs(batchId: string): Promise<FailedImageJob[]> {
     return [...this.failed.values()].filter((job) => job.data.batchId === batchId);
   }
+}
+
+function sameQueue(a: JobRoute, b: JobRoute): boolean {
+  return a.kind === b.kind && routedModel(a) === routedModel(b);
 }
 
 /** A WorkJob as a plain object; updateData changes `data` in place. */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { QueueCounts } from './job-queues.js';
 import { runFailFast } from './redis.js';
 
 /** What one live worker process says about itself every HEARTBEAT_MS. */
@@ -71,17 +72,38 @@ export class WorkerHeartbeats {
   }
 }
 
-/** One model the fleet serves now: its live workers and their sums. */
+/** Jobs in a model's own queue: not taken yet (waiting, prioritized, delayed for a retry), and running. */
+export interface ModelQueueDepth {
+  waiting: number;
+  active: number;
+}
+
+/** One model the fleet serves now: its live workers and their sums (and, when asked, its queue). */
 export interface FleetModel {
   modelId: string;
   workers: WorkerHeartbeat[];
   totals: { workers: number; slots: number; imagesPerSecond: number };
+  /** The model's own queue (jobs of batches naming it); absent unless queue counts were given. */
+  queue?: ModelQueueDepth;
 }
 
-/** Live workers grouped by model id, models ordered by id. */
-export function fleetModels(heartbeats: readonly WorkerHeartbeat[]): FleetModel[] {
+function queueDepths(queues: readonly QueueCounts[]): Map<string, ModelQueueDepth> {
+  const depths = new Map<string, ModelQueueDepth>();
+  for (const { model, counts } of queues) {
+    if (model !== undefined) depths.set(model, { waiting: counts.wait + counts.prioritized + counts.delayed, active: counts.active });
+  }
+  return depths;
+}
+
+/**
+ * Live workers grouped by model id, models ordered by id. With queue counts, each model shows its
+ * queue, and a model nobody serves is listed (with no workers) while jobs wait in its queue.
+ */
+export function fleetModels(heartbeats: readonly WorkerHeartbeat[], queues?: readonly QueueCounts[]): FleetModel[] {
   const byModel = new Map<string, WorkerHeartbeat[]>();
   for (const heartbeat of heartbeats) byModel.set(heartbeat.modelId, [...(byModel.get(heartbeat.modelId) ?? []), heartbeat]);
+  const depths = queueDepths(queues ?? []);
+  for (const [model, depth] of depths) if (!byModel.has(model) && depth.waiting + depth.active > 0) byModel.set(model, []);
   return [...byModel.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([modelId, workers]) => ({
@@ -92,5 +114,11 @@ export function fleetModels(heartbeats: readonly WorkerHeartbeat[]): FleetModel[
         slots: workers.reduce((sum, worker) => sum + worker.slots, 0),
         imagesPerSecond: Math.round(workers.reduce((sum, worker) => sum + worker.imagesPerSecond, 0) * 1000) / 1000,
       },
+      ...(queues === undefined ? {} : { queue: depths.get(modelId) ?? { waiting: 0, active: 0 } }),
     }));
+}
+
+/** The models live workers with a vision engine serve now (a worker without one takes no model jobs), sorted. */
+export function servedModelIds(heartbeats: readonly WorkerHeartbeat[]): string[] {
+  return [...new Set(heartbeats.filter((heartbeat) => heartbeat.engine !== 'none').map((heartbeat) => heartbeat.modelId))].sort();
 }

@@ -21,6 +21,8 @@ export interface SubmitOptions {
   webhook?: string;
   /** Default: derived from the request, so the same submit twice is the same batch. */
   batchId?: string;
+  /** A model id: the batch's model task runs on the workers of that model only. */
+  model?: string;
 }
 
 export async function submit(client: ApiClient, target: string, options: SubmitOptions): Promise<number> {
@@ -30,6 +32,7 @@ export async function submit(client: ApiClient, target: string, options: SubmitO
     ...(options.options ? { options: options.options } : {}),
     ...(options.webhook ? { webhook: options.webhook } : {}),
     ...(options.batchId ? { batchId: options.batchId } : {}),
+    ...(options.model ? { model: options.model } : {}),
   });
   process.stdout.write(`batch ${batchId} ${created ? 'submitted' : 'already exists (same request): following it'}\n`);
   if (webhookSecret) process.stdout.write(`webhook signing secret (shown once; verify deliveries with it): ${webhookSecret}\n`);

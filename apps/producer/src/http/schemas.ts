@@ -36,6 +36,7 @@ export const batchStatusSchema = {
   properties: {
     id: { type: 'string' },
     task: { type: 'string' },
+    model: { type: 'string' },
     state: { type: 'string', enum: BATCH_STATES },
     priority: { type: 'integer' },
     total: { type: 'integer' },

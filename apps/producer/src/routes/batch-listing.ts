@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BATCH_ID_PATTERN, type BatchState } from '@imagefleet/core';
 import { toBatchStatus, type BatchPosition } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
+import { servedModelsFor } from '../job-route.js';
 import { badRequest } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { BATCH_STATES, batchStatusSchema, guardedErrors } from '../http/schemas.js';
@@ -74,7 +75,9 @@ export function batchListingRoutes(deps: ProducerDeps) {
         const caller = callerOf(request);
         if (!caller.seesAll && caller.tenant === undefined) return { batches: [], next: null };
         const page = await deps.batchIndex.page({ tenant: caller.seesAll ? undefined : caller.tenant, states, limit, after });
-        return { batches: page.batches.map((record) => toBatchStatus(record)), next: page.next ? encodeCursor(page.next) : null };
+        const now = Date.now();
+        const served = await servedModelsFor(page.batches, deps.workers);
+        return { batches: page.batches.map((record) => toBatchStatus(record, now, served)), next: page.next ? encodeCursor(page.next) : null };
       },
     );
   };

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { BATCH_ID_PATTERN, WebhookRefusedError, checkWebhookUrl, newWebhookSecret, toCsv, webhookPolicyOf } from '@imagefleet/core';
 import { toBatchStatus, type BatchRecord } from '@imagefleet/jobs';
+import { modelProblem, routeOf, servedModelsFor } from '../job-route.js';
 import { resultLayout, streamResultLines } from '@imagefleet/storage';
 import { getTask, taskNames } from '@imagefleet/tasks';
 import type { ProducerDeps } from '../deps.js';
@@ -21,6 +22,7 @@ interface CreateBatchBody {
   webhook?: string;
   batchId?: string;
   priority?: number;
+  model?: string;
 }
 
 /** A batch's fair-share weight: 1 (default, plain round-robin) to 10 jobs per scheduling round. */
@@ -51,6 +53,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
               webhook: { type: 'string', maxLength: 2048 },
               batchId: { type: 'string', pattern: BATCH_ID_PATTERN },
               priority: { type: 'integer', minimum: 1, maximum: MAX_BATCH_PRIORITY },
+              model: { type: 'string', maxLength: 200 },
             },
           },
           response: {
@@ -60,7 +63,9 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
         },
       },
       async (request, reply) => {
-        const { task: taskName, options = {}, webhook, priority = 1 } = request.body;
+        const { task: taskName, options = {}, webhook, priority = 1, model } = request.body;
+        const wrongModel = modelProblem(model, taskName);
+        if (wrongModel) return badRequest(reply, wrongModel);
         if (webhook !== undefined) {
           try {
             checkWebhookUrl(webhook, webhookPolicyOf(deps.config));
@@ -93,10 +98,10 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
           }
         }
         const tenant = callerOf(request).tenant;
-        const fingerprint = requestFingerprint({ task: taskName, source, options, tenant });
+        const fingerprint = requestFingerprint({ task: taskName, source, options, tenant, model });
         const batchId = request.body.batchId ?? fingerprint;
         const webhookSecret = webhook === undefined ? undefined : newWebhookSecret();
-        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, webhookSecret, resultsUrl: deps.config.resultsUrl, tenant, priority });
+        const created = await deps.batches.create({ id: batchId, task: taskName, source, sourceStore, options, webhook, webhookSecret, resultsUrl: deps.config.resultsUrl, tenant, priority, model });
         if (!created) {
           // A chosen id may not name someone else's batch, nor another request of one's own.
           const existing = await deps.batches.get(batchId);
@@ -106,7 +111,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
         }
         // A re-post of an unfinished listing resumes it (the lister lock keeps it single).
         lister.start(batchId);
-        request.log.info({ batchId, task: taskName, created }, created ? 'batch created' : 'batch already exists');
+        request.log.info({ batchId, task: taskName, model, created }, created ? 'batch created' : 'batch already exists');
         // The signing secret is shown once, to the request that created the batch.
         return reply.code(202).send(created && webhookSecret ? { batchId, created, webhookSecret } : { batchId, created });
       },
@@ -115,7 +120,7 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
     app.get<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'read' }, schema: { params: idParams, response: { 200: batchStatusSchema, ...guardedErrors(404) } } }, async (request, reply) => {
       const batch = await visibleBatch(deps.batches, callerOf(request), request.params.id);
       if (!batch) return notFound(reply, `batch ${request.params.id}`);
-      return toBatchStatus(batch);
+      return toBatchStatus(batch, Date.now(), await servedModelsFor([batch], deps.workers));
     });
 
     const resultsSchema = {
@@ -134,11 +139,12 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
     });
 
     app.delete<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'submit' }, schema: { params: idParams, response: { 200: { ...batchStatusSchema, properties: { ...batchStatusSchema.properties, removed: { type: 'integer' } } }, ...guardedErrors(404) } } }, async (request, reply) => {
-      if (!(await visibleBatch(deps.batches, callerOf(request), request.params.id))) return notFound(reply, `batch ${request.params.id}`);
+      const visible = await visibleBatch(deps.batches, callerOf(request), request.params.id);
+      if (!visible) return notFound(reply, `batch ${request.params.id}`);
       const outcome = await deps.batches.cancel(request.params.id);
       if (outcome === 'missing') return notFound(reply, `batch ${request.params.id}`);
       // Jobs no worker has taken yet are removed; running ones see the cancelled state and skip themselves.
-      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(request.params.id) : 0;
+      const removed = outcome === 'cancelled' ? await deps.jobs.removeBatchJobs(request.params.id, routeOf(visible)) : 0;
       const batch = await deps.batches.get(request.params.id);
       request.log.info({ batchId: request.params.id, removed, outcome }, 'batch cancel requested');
       return { ...toBatchStatus(batch!), removed };

@@ -23,16 +23,23 @@ const modelSchema = {
     modelId: { type: 'string' },
     workers: { type: 'array', items: workerSchema },
     totals: { type: 'object', properties: { workers: { type: 'integer' }, slots: { type: 'integer' }, imagesPerSecond: { type: 'number' } } },
+    queue: { type: 'object', properties: { waiting: { type: 'integer' }, active: { type: 'integer' } } },
   },
 } as const;
 
-/** GET /v1/models: the models the fleet serves now (from live worker heartbeats), each with its workers and totals. */
+/**
+ * GET /v1/models: the models the fleet serves now (from live worker heartbeats), each with its
+ * workers, totals and own queue; a model no worker serves is listed while jobs wait for it.
+ */
 export function fleetModelRoutes(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get(
       '/v1/models',
       { config: { scope: 'read' }, schema: { response: { 200: { type: 'object', properties: { models: { type: 'array', items: modelSchema } } }, ...guardedErrors() } } },
-      async () => ({ models: fleetModels(await deps.workers.live()) }),
+      async () => {
+        const [heartbeats, queues] = await Promise.all([deps.workers.live(), deps.jobs.counts()]);
+        return { models: fleetModels(heartbeats, queues) };
+      },
     );
   };
 }

@@ -11,6 +11,7 @@ import { badRequest, notFound, unsupportedMediaType } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
 import { guardedErrors } from '../http/schemas.js';
 import { visibleBatch } from '../tenancy.js';
+import { modelProblem, routeOf } from '../job-route.js';
 
 /** Multipart limits of an upload: one file, a few short fields. */
 const FIELD_MAX_BYTES = 1024 * 1024;
@@ -75,6 +76,9 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
       }
       const optionsProblem = task.validateOptions(options);
       if (optionsProblem) return badRequest(reply, optionsProblem);
+      const { model } = fields;
+      const wrongModel = modelProblem(model, taskName);
+      if (wrongModel) return badRequest(reply, wrongModel);
 
       const batchId = `u${randomUUID().replaceAll('-', '')}`;
       const key = `${batchId}/${safeFileName(file.name)}`;
@@ -87,10 +91,11 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
         options,
         resultsUrl: deps.config.resultsUrl,
         tenant: callerOf(request).tenant,
+        model,
       });
       lister.start(batchId);
       const jobId = deriveJobId(batchId, key);
-      request.log.info({ jobId, batchId, bytes: file.bytes.length }, 'upload accepted');
+      request.log.info({ jobId, batchId, model, bytes: file.bytes.length }, 'upload accepted');
       return reply.code(202).send({ jobId, batchId });
     });
 
@@ -109,7 +114,7 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
           const line = JSON.parse((await store.get(resultLayout.resultKey(batchId, outcome.key), { maxBytes: 64 * 1024 * 1024 })).toString('utf8')) as ResultLine;
           return { id: jobId, batchId, key: outcome.key, state: outcome.status === 'ok' ? 'completed' : 'failed', result: line.result, error: line.error };
         }
-        const job = await deps.jobs.imageJob(jobId);
+        const job = await deps.jobs.imageJob(jobId, routeOf(batch));
         if (job) return { id: jobId, batchId, key: job.data.source.key, state: job.state };
         if (batch.state === 'listing') return { id: jobId, batchId, state: 'queued' };
         return notFound(reply, `job ${jobId}`);
