@@ -2,7 +2,7 @@ import { createLogger, type Config } from '@imagefleet/core';
 import { buildProducerApp, closeProducerDeps, createProducerDeps, type ProducerDeps } from '@imagefleet/producer';
 import type { FastifyInstance } from 'fastify';
 import type { BatchStatus } from '@imagefleet/core';
-import type { BatchLister, QueueSampler, Reconciler } from '@imagefleet/producer';
+import type { BatchLister, ProducerApp, QueueSampler, Reconciler } from '@imagefleet/producer';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from './services.js';
 import { testConfig, testEnv } from './fleet.js';
 import { waitFor } from './processes.js';
@@ -13,13 +13,15 @@ export interface TestProducer {
   lister: BatchLister;
   sampler: QueueSampler;
   reconciler: Reconciler;
+  /** Every route the app registered (for the OpenAPI coverage check). */
+  routes: ProducerApp['routes'];
   close(): Promise<void>;
 }
 
 /** The producer API in this process; tests talk to it with app.inject (no port). */
 export async function startTestProducer(config: Config): Promise<TestProducer> {
   const deps = createProducerDeps(config, createLogger('test-producer', config.logLevel));
-  const { app, lister, sampler, reconciler } = await buildProducerApp(deps);
+  const { app, lister, sampler, reconciler, routes } = await buildProducerApp(deps);
   await app.ready();
   return {
     deps,
@@ -27,6 +29,7 @@ export async function startTestProducer(config: Config): Promise<TestProducer> {
     lister,
     sampler,
     reconciler,
+    routes,
     async close() {
       await app.close();
       await closeProducerDeps(deps);

@@ -1,5 +1,5 @@
 export * from './cli-error.js';
-export * from './csv.js';
+export { csvCell, toCsv } from '@imagefleet/core';
 export * from './progress.js';
 export * from './local-redis.js';
 export { sourceFromTarget } from './commands/submit.js';

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import { ImagefleetError, UnavailableError } from '@imagefleet/core';
 import { isRedisUnavailable } from '@imagefleet/jobs';
@@ -15,6 +16,10 @@ import { healthRoutes, metricsRoute } from './routes/health.js';
 import { ApiError } from './http-errors.js';
 import { installAuth } from './http/auth.js';
 import { refuseCrossOrigin, refuseRebinding, registerHeaders, registerRateLimit, serverTimeouts } from './http/hardening.js';
+import { adminBoard, adminSessionRoutes } from './http/admin-board.js';
+import { registerConsole } from './http/console.js';
+import { registerOpenApi } from './http/openapi.js';
+import { thumbnailRoutes } from './routes/thumbnails.js';
 import { QueueSampler } from './queue-sampler.js';
 import { Reconciler } from './reconciler.js';
 
@@ -38,12 +43,16 @@ export interface ProducerApp {
   sampler: QueueSampler;
   /** Leader-elected convergence loop (every RECONCILE_INTERVAL_MS): resumes listings, (re)starts finalize. */
   reconciler: Reconciler;
+  /** Every route registered, with whether it is hidden from /openapi.json (the console's files, bull-board). */
+  routes: { method: string; url: string; hidden: boolean }[];
 }
 
 /**
- * The HTTP API. Boot order: security headers and CORS, multipart parser, error handler, the open
- * health routes, then the guarded scope (cross-origin refusal, API keys, rate limit) with every
- * /v1 route and /metrics; the caller listens (or uses app.inject in tests).
+ * The HTTP API. Boot order: security headers and CORS, cookie and multipart parsers, OpenAPI
+ * (/openapi.json, /docs: before any route, it collects their schemas), error handler, the open
+ * health routes and the web console's files, bull-board (/admin/queues, admin keys), then the
+ * guarded scope (cross-origin refusal, API keys, rate limit) with every /v1 route and /metrics;
+ * the caller listens (or uses app.inject in tests).
  */
 export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp> {
   const app = Fastify({
@@ -53,8 +62,14 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     ...serverTimeouts(deps.config),
   });
   const lister = new BatchLister(deps);
+  const routes: ProducerApp['routes'] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true });
+  });
   await registerHeaders(app, deps.config);
+  await app.register(cookie);
   await app.register(multipart);
+  await registerOpenApi(app);
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, request, reply) => {
     if (error instanceof ApiError) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
     if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
@@ -72,6 +87,8 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     return reply.code(status).send({ error: 'internal', message: 'internal error; see the producer log' });
   });
   await app.register(healthRoutes(deps));
+  await registerConsole(app, deps.logger);
+  await app.register(adminBoard(deps));
   await app.register(async (guarded) => {
     refuseCrossOrigin(guarded, deps.config);
     refuseRebinding(guarded, deps.config);
@@ -83,6 +100,8 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     await guarded.register(fleetControlRoutes(deps));
     await guarded.register(batchOperationRoutes(deps, new BatchOperations(deps, lister, deps.logger.child({ component: 'api' }))));
     await guarded.register(uploadRoutes(deps, lister));
+    await guarded.register(thumbnailRoutes(deps));
+    await guarded.register(adminSessionRoutes());
     if (deps.config.producerMetricsPort === undefined) await guarded.register(metricsRoute(deps));
   });
   const sampler = new QueueSampler(deps, deps.config.queueSampleMs);
@@ -98,5 +117,5 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     await reconciler.stop();
     await lister.stop();
   });
-  return { app, lister, sampler, reconciler };
+  return { app, lister, sampler, reconciler, routes };
 }

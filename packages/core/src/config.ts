@@ -181,6 +181,7 @@ export const settings = {
   maxImageBytes: setting('MAX_IMAGE_BYTES', '50MiB', 'Largest source object a worker reads', byteSize(4 * GiB)),
   maxImagePixels: setting('MAX_IMAGE_PIXELS', '100000000', 'Largest image (width x height) a worker decodes', integer(1, 2 ** 31)),
   uploadMaxBytes: setting('UPLOAD_MAX_BYTES', '25MiB', 'Largest upload accepted by POST /v1/images (larger = 413)', byteSize(4 * GiB)),
+  thumbnailCacheBytes: setting('THUMBNAIL_CACHE_BYTES', '32MiB', 'Memory the producer keeps for the console\'s thumbnails (256 px previews of batch inputs, least recently used dropped first)', byteSize(GiB)),
   jobAttempts: setting('JOB_ATTEMPTS', '5', 'Attempts for transient failures (storage, network), with exponential backoff', integer(1, 100)),
   jobBackoffMs: setting('JOB_BACKOFF_MS', '1000', 'First retry delay; doubles each attempt', integer(0, 3_600_000)),
   lockDurationMs: setting('JOB_LOCK_MS', '30000', 'Job lock; a job whose worker stops renewing it for this long is retried elsewhere', integer(1000, 3_600_000)),

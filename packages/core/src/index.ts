@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './webhook-policy.js';
 export * from './loopback.js';
 export * from './random.js';
+export * from './csv.js';

@@ -133,3 +133,8 @@ export const finalizeJobId = (batchId: string): string => `finalize-${batchId}`;
 
 /** The webhook job's fixed id: one delivery per batch. */
 export const webhookJobId = (batchId: string): string => `webhook-${batchId}`;
+
+/** Every BullMQ queue, for the queue administration UI (bull-board at /admin/queues); nothing else needs them. */
+export function adminQueues(queues: Queues): Queue[] {
+  return [queues.images, queues.vlm, queues.finalize, queues.webhooks];
+}

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApiClient } from '../api-client.js';
 import { CliError, ExitCode } from '../cli-error.js';
-import { toCsv } from '../csv.js';
+import { toCsv } from '@imagefleet/core';
 
 async function* jsonl(lines: AsyncIterable<string>): AsyncGenerator<string> {
   for await (const line of lines) yield `${line}\n`;

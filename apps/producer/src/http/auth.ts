@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import '@fastify/cookie';
 import { hasScope, type ApiKey, type ApiKeyScope, type ApiKeyStore } from '@imagefleet/jobs';
 import { ApiError } from '../http-errors.js';
 
@@ -38,13 +39,22 @@ export function callerOf(request: FastifyRequest): Caller {
  * one, by its address: onRequest looks the key up, preParsing refuses (401 without a valid key,
  * 403 without the route's scope) before any body is read.
  */
-export function installAuth(app: FastifyInstance, options: { enabled: boolean; keys: ApiKeyStore }): void {
+export interface AuthOptions {
+  enabled: boolean;
+  keys: ApiKeyStore;
+  /** A cookie that may carry the token instead of the header (pages a browser opens itself: /admin/queues). */
+  cookie?: string;
+  /** The scope every route of this scope needs when its own config names none. */
+  scope?: ApiKeyScope;
+}
+
+export function installAuth(app: FastifyInstance, options: AuthOptions): void {
   app.addHook('onRequest', async (request) => {
     if (!options.enabled) {
       request.caller = OPEN;
       return;
     }
-    const token = bearerToken(request.headers.authorization);
+    const token = bearerToken(request.headers.authorization) ?? (options.cookie === undefined ? undefined : request.cookies[options.cookie]);
     const key = token === undefined ? undefined : await options.keys.verify(token);
     request.caller = key && { key, tenant: key.id, seesAll: hasScope(key, 'admin') };
   });
@@ -55,7 +65,7 @@ export function installAuth(app: FastifyInstance, options: { enabled: boolean; k
       reply.header('www-authenticate', 'Bearer');
       throw new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <token> (imagefleet keys create)');
     }
-    const scope = request.routeOptions.config.scope;
+    const scope = request.routeOptions.config.scope ?? options.scope;
     if (scope && !hasScope(key, scope)) throw new ApiError(403, 'forbidden', `this API key lacks the "${scope}" scope`);
   });
 }

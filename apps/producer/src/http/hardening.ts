@@ -20,9 +20,10 @@ export function serverTimeouts(config: TimeoutConfig): { connectionTimeout: numb
   };
 }
 
-/** Security headers on every answer; CORS only for CORS_ORIGINS. */
+/** Security headers on every answer (Content-Security-Policy: same-origin scripts only); CORS only for CORS_ORIGINS. */
 export async function registerHeaders(app: FastifyInstance, config: Pick<Config, 'corsOrigins'>): Promise<void> {
-  await app.register(helmet, { global: true });
+  // Thumbnails reach the console as blob: URLs (fetched with the key's Authorization header).
+  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { imgSrc: ["'self'", 'data:', 'blob:'] } } });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['authorization', 'content-type'], maxAge: 600 });
   }

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { BATCH_ID_PATTERN, skipReasons, type BatchState } from '@imagefleet/core';
+import { BATCH_ID_PATTERN, type BatchState } from '@imagefleet/core';
 import { toBatchStatus, type BatchPosition } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
 import { servedModelsFor } from '../model-routing.js';
 import { badRequest } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
+import { BATCH_STATES, batchStatusSchema, guardedErrors } from '../http/schemas.js';
 
-const BATCH_STATES: readonly BatchState[] = ['listing', 'running', 'paused', 'completed', 'completed_with_errors', 'cancelled'];
 const BATCH_ID = new RegExp(BATCH_ID_PATTERN);
 const QUERY_PARAMETERS = ['state', 'limit', 'cursor'];
 
@@ -27,30 +27,6 @@ function parseStates(values: string[]): { states: BatchState[]; unknown?: string
   const unknown = states.find((state) => !BATCH_STATES.includes(state as BatchState));
   return { states: states as BatchState[], unknown };
 }
-
-const batchStatusSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    task: { type: 'string' },
-    model: { type: 'string' },
-    state: { type: 'string', enum: BATCH_STATES },
-    priority: { type: 'integer' },
-    total: { type: 'integer' },
-    completed: { type: 'integer' },
-    failed: { type: 'integer' },
-    skipped: { type: 'integer' },
-    skippedReasons: { type: 'object', properties: Object.fromEntries(skipReasons.map((reason) => [reason, { type: 'integer' }])) },
-    cached: { type: 'integer' },
-    cacheHitRate: { type: 'number' },
-    createdAt: { type: 'string' },
-    finishedAt: { type: ['string', 'null'] },
-    throughput: { type: 'number' },
-    eta: { type: ['number', 'null'] },
-    waitingFor: { type: ['string', 'null'] },
-    detail: { type: ['string', 'null'] },
-  },
-} as const;
 
 /** Querystring values arrive as text (the app's Ajv coerces nothing): a repeated parameter as an array. */
 interface ListQuery {
@@ -83,6 +59,7 @@ export function batchListingRoutes(deps: ProducerDeps) {
           },
           response: {
             200: { type: 'object', properties: { batches: { type: 'array', items: batchStatusSchema }, next: { type: ['string', 'null'] } } },
+            ...guardedErrors(),
           },
         },
       },

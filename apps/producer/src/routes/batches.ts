@@ -1,7 +1,8 @@
+import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { BATCH_ID_PATTERN, WebhookRefusedError, checkWebhookUrl, newWebhookSecret, webhookPolicyOf } from '@imagefleet/core';
-import { toBatchStatus } from '@imagefleet/jobs';
+import { BATCH_ID_PATTERN, WebhookRefusedError, checkWebhookUrl, newWebhookSecret, toCsv, webhookPolicyOf } from '@imagefleet/core';
+import { toBatchStatus, type BatchRecord } from '@imagefleet/jobs';
 import { modelProblem, servedModelsFor } from '../model-routing.js';
 import { resultLayout, streamResultLines } from '@imagefleet/storage';
 import { getTask, taskNames } from '@imagefleet/tasks';
@@ -11,6 +12,7 @@ import { SourceError, parseSource, resolveSourceStore } from '../source.js';
 import { checkRealLocalSource, checkSourceAllowed } from '../source-policy.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
+import { batchStatusSchema, bodyOf, guardedErrors } from '../http/schemas.js';
 import { requestFingerprint, visibleBatch } from '../tenancy.js';
 import { routeOf } from '../batch-jobs.js';
 
@@ -54,6 +56,10 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
               priority: { type: 'integer', minimum: 1, maximum: MAX_BATCH_PRIORITY },
               model: { type: 'string', maxLength: 200 },
             },
+          },
+          response: {
+            202: { type: 'object', properties: { batchId: { type: 'string' }, created: { type: 'boolean' }, webhookSecret: { type: 'string' } } },
+            ...guardedErrors(409),
           },
         },
       },
@@ -112,23 +118,28 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
       },
     );
 
-    app.get<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'read' }, schema: { params: idParams } }, async (request, reply) => {
+    app.get<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'read' }, schema: { params: idParams, response: { 200: batchStatusSchema, ...guardedErrors(404) } } }, async (request, reply) => {
       const batch = await visibleBatch(deps.batches, callerOf(request), request.params.id);
       if (!batch) return notFound(reply, `batch ${request.params.id}`);
       return toBatchStatus(batch, Date.now(), await servedModelsFor([batch], deps.workers));
     });
 
-    app.get<{ Params: { id: string } }>('/v1/batches/:id/results', { config: { scope: 'read' }, schema: { params: idParams } }, async (request, reply) => {
+    const resultsSchema = {
+      params: idParams,
+      querystring: { type: 'object', properties: { format: { type: 'string', enum: ['jsonl', 'csv'] } } },
+      response: { 200: bodyOf('One line per finished input (JSONL), or the same as CSV with result fields flattened', 'application/x-ndjson', 'text/csv'), ...guardedErrors(404) },
+    };
+    app.get<{ Params: { id: string }; Querystring: { format?: 'jsonl' | 'csv' } }>('/v1/batches/:id/results', { config: { scope: 'read' }, schema: resultsSchema }, async (request, reply) => {
       const batch = await visibleBatch(deps.batches, callerOf(request), request.params.id);
       if (!batch) return notFound(reply, `batch ${request.params.id}`);
-      const store = deps.stores.open(batch.resultsUrl);
-      const finished = batch.state === 'completed' || batch.state === 'completed_with_errors';
-      const manifestKey = resultLayout.manifestKey(batch.id);
-      const body = finished && (await store.head(manifestKey)) ? await store.getStream(manifestKey) : Readable.from(streamResultLines(store, batch.id));
-      return reply.type('application/x-ndjson').send(body);
+      if (request.query.format === 'csv') {
+        const lines = linesOf(await resultStream(deps, batch));
+        return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${batch.id}.csv"`).send(Readable.from(toCsv(lines)));
+      }
+      return reply.type('application/x-ndjson').send(await resultStream(deps, batch));
     });
 
-    app.delete<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'submit' }, schema: { params: idParams } }, async (request, reply) => {
+    app.delete<{ Params: { id: string } }>('/v1/batches/:id', { config: { scope: 'submit' }, schema: { params: idParams, response: { 200: { ...batchStatusSchema, properties: { ...batchStatusSchema.properties, removed: { type: 'integer' } } }, ...guardedErrors(404) } } }, async (request, reply) => {
       const visible = await visibleBatch(deps.batches, callerOf(request), request.params.id);
       if (!visible) return notFound(reply, `batch ${request.params.id}`);
       const outcome = await deps.batches.cancel(request.params.id);
@@ -142,3 +153,15 @@ export function batchRoutes(deps: ProducerDeps, lister: BatchLister) {
   };
 }
 
+/** The batch's result lines: the manifest once it is written, else the result objects stored so far. */
+async function resultStream(deps: ProducerDeps, batch: BatchRecord): Promise<Readable> {
+  const store = deps.stores.open(batch.resultsUrl);
+  const finished = batch.state === 'completed' || batch.state === 'completed_with_errors';
+  const manifestKey = resultLayout.manifestKey(batch.id);
+  return finished && (await store.head(manifestKey)) ? await store.getStream(manifestKey) : Readable.from(streamResultLines(store, batch.id));
+}
+
+/** The stream's non-empty lines; the reader starts when the first line is asked for (readline drops lines nobody iterates yet). */
+async function* linesOf(stream: Readable): AsyncGenerator<string> {
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) if (line.trim() !== '') yield line;
+}

@@ -1,5 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { ProducerDeps } from '../deps.js';
+import { guardedErrors } from '../http/schemas.js';
+
+const fleetStateSchema = {
+  type: 'object',
+  properties: {
+    paused: { type: 'boolean' },
+    queues: { type: 'array', items: { type: 'object', properties: { queue: { type: 'string' }, paused: { type: 'boolean' } } } },
+  },
+} as const;
+
+const schema = { response: { 200: fleetStateSchema, ...guardedErrors() } };
 
 /** The fleet-wide pause: paused when every image queue is. */
 async function fleetState(deps: ProducerDeps) {
@@ -14,9 +25,9 @@ async function fleetState(deps: ProducerDeps) {
  */
 export function fleetControlRoutes(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get('/v1/fleet', { config: { scope: 'read' } }, async () => fleetState(deps));
+    app.get('/v1/fleet', { config: { scope: 'read' }, schema }, async () => fleetState(deps));
     for (const action of ['pause', 'resume'] as const) {
-      app.post(`/v1/fleet/${action}`, { config: { scope: 'admin' } }, async (request) => {
+      app.post(`/v1/fleet/${action}`, { config: { scope: 'admin' }, schema }, async (request) => {
         await deps.jobs.setImageQueuesPaused(action === 'pause');
         request.log.info({ action }, action === 'pause' ? 'fleet paused: no new image jobs start' : 'fleet resumed');
         return fleetState(deps);

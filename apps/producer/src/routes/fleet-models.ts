@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { fleetModels } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
+import { guardedErrors } from '../http/schemas.js';
 
 const workerSchema = {
   type: 'object',
@@ -34,7 +35,7 @@ export function fleetModelRoutes(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get(
       '/v1/models',
-      { config: { scope: 'read' }, schema: { response: { 200: { type: 'object', properties: { models: { type: 'array', items: modelSchema } } } } } },
+      { config: { scope: 'read' }, schema: { response: { 200: { type: 'object', properties: { models: { type: 'array', items: modelSchema } } }, ...guardedErrors() } } },
       async () => {
         const [heartbeats, queues] = await Promise.all([deps.workers.live(), deps.jobs.counts()]);
         return { models: fleetModels(heartbeats, queues) };

@@ -1,13 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { pingRedis } from '@imagefleet/jobs';
 import type { ProducerDeps } from '../deps.js';
+import { bodyOf, guardedErrors } from '../http/schemas.js';
 
 /** /healthz: the process is up. /readyz: Redis and the result/upload stores answer. Both open to anyone. */
 export function healthRoutes(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/healthz', { schema: { security: [], response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } } } }, async () => ({ status: 'ok' }));
 
-    app.get('/readyz', async (request, reply) => {
+    const readySchema = {
+      security: [],
+      response: {
+        200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] } } },
+        503: { type: 'object', description: 'a dependency does not answer', properties: { status: { type: 'string', enum: ['unavailable'] }, failing: { type: 'array', items: { type: 'string', enum: ['redis', 'results', 'uploads'] } } } },
+      },
+    };
+    app.get('/readyz', { schema: readySchema }, async (request, reply) => {
       const checks = {
         redis: pingRedis(deps.redis),
         results: deps.stores.open(deps.config.resultsUrl).ping(),
@@ -29,7 +37,7 @@ export function healthRoutes(deps: ProducerDeps) {
 /** /metrics (Prometheus) on the API port: behind a key with the metrics scope. */
 export function metricsRoute(deps: Pick<ProducerDeps, 'metrics'>) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get('/metrics', { config: { scope: 'metrics' } }, async (_request, reply) => {
+    app.get('/metrics', { config: { scope: 'metrics' }, schema: { response: { 200: bodyOf('Prometheus text exposition', 'text/plain'), ...guardedErrors() } } }, async (_request, reply) => {
       const body = await deps.metrics.metrics();
       return reply.type(deps.metrics.contentType).send(body);
     });

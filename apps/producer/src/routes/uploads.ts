@@ -9,6 +9,7 @@ import type { ProducerDeps } from '../deps.js';
 import type { BatchLister } from '../lister.js';
 import { badRequest, notFound, unsupportedMediaType } from '../http-errors.js';
 import { callerOf } from '../http/auth.js';
+import { guardedErrors } from '../http/schemas.js';
 import { visibleBatch } from '../tenancy.js';
 import { modelProblem } from '../model-routing.js';
 import { routeOf } from '../batch-jobs.js';
@@ -23,10 +24,27 @@ export function safeFileName(name: string | undefined): string {
   return cleaned === '' ? 'upload' : cleaned;
 }
 
+const jobStatusSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string' },
+    batchId: { type: 'string' },
+    key: { type: 'string' },
+    state: { type: 'string', description: 'queued, waiting, active, delayed, prioritized, completed or failed' },
+    result: { type: 'object', additionalProperties: true },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
+} as const;
+
 /** POST /v1/images stores an upload and enqueues it as a one-input batch; GET /v1/jobs/:id reports it. */
 export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post('/v1/images', { config: { scope: 'submit' } }, async (request, reply) => {
+    const uploadSchema = {
+      consumes: ['multipart/form-data'],
+      response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, batchId: { type: 'string' } } }, ...guardedErrors(413, 415) },
+    };
+    app.post('/v1/images', { config: { scope: 'submit' }, schema: uploadSchema }, async (request, reply) => {
       if (!request.isMultipart()) return badRequest(reply, 'body must be multipart/form-data with a "file" part and a "task" field');
       let file: { name: string; bytes: Buffer } | undefined;
       const fields: Record<string, string> = {};
@@ -84,7 +102,7 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
 
     app.get<{ Params: { id: string } }>(
       '/v1/jobs/:id',
-      { config: { scope: 'read' }, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: `^[A-Za-z0-9_]{1,64}-[0-9a-f]{24}$` } } } } },
+      { config: { scope: 'read' }, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: `^[A-Za-z0-9_]{1,64}-[0-9a-f]{24}$` } } }, response: { 200: jobStatusSchema, ...guardedErrors(404) } } },
       async (request, reply) => {
         const jobId = request.params.id;
         const batchId = batchIdOfJob(jobId)!;

@@ -1,4 +1,4 @@
-import type { ResultLine, SkippedLine } from '@imagefleet/core';
+import type { ResultLine, SkippedLine } from './schemas.js';
 
 function flatten(value: unknown, prefix: string, into: Record<string, string>): void {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
