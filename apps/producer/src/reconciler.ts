@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@imagefleet/core';
+import { resultKeyOf, type Logger } from '@imagefleet/core';
 import { failedJobLine, type BatchSnapshot, type JobBackend } from '@imagefleet/jobs';
 import type { BatchLister } from './lister.js';
 
@@ -116,7 +116,7 @@ export class Reconciler {
     let recovered = 0;
     for (const job of await jobs.failedImageJobs(batchId)) {
       if (await batches.outcome(batchId, job.id)) continue;
-      const line = failedJobLine(job.data.source.key, job.failedReason);
+      const line = failedJobLine(resultKeyOf(job.data), job.failedReason);
       const claim = await batches.claimOutcome(batchId, job.id, line, `reconciler:${job.id}`);
       if (!claim.added) continue;
       recovered++;

@@ -1,5 +1,5 @@
-import { ImagefleetError, toImagefleetError, type ImageJobData, type Logger, type ResultLine } from '@imagefleet/core';
-import { prepareImage, type PreparedImage } from '@imagefleet/imaging';
+import { ImagefleetError, resultKeyOf, toImagefleetError, type ImageJobData, type Logger, type ResultLine } from '@imagefleet/core';
+import { prepareImage, preparePage, type PreparedImage } from '@imagefleet/imaging';
 import { FailJob, isFinalAttempt, PostponeJob, type WorkJob } from '@imagefleet/jobs';
 import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import type { Stage } from '@imagefleet/metrics';
@@ -8,10 +8,14 @@ import { runModelTask } from './model-step.js';
 import { BatchOptionsCache } from './batch-options.js';
 import { recordResult, storeRecordedResult, type InputRef } from './result-writer.js';
 import { storageErrorDecision } from './storage-outage.js';
+import { resumeSplit, splitIfDocument } from './document-split.js';
 
 export interface ImageJobReturn {
-  /** duplicate: the input already had an outcome (a stale or repeated attempt); nothing changed. */
-  status: 'ok' | 'failed' | 'cancelled' | 'duplicate';
+  /**
+   * duplicate: the input already had an outcome (a stale or repeated attempt); nothing changed.
+   * split: a document, now split into page jobs.
+   */
+  status: 'ok' | 'failed' | 'cancelled' | 'duplicate' | 'split';
 }
 
 export function inputOf(job: WorkJob<ImageJobData>): InputRef {
@@ -20,7 +24,9 @@ export function inputOf(job: WorkJob<ImageJobData>): InputRef {
 
 /**
  * One job: fetch (byte limit) -> prepare (sniff, pixel limit, EXIF rotate, resize) -> run the task
- * -> record the outcome -> write the result. Bad input fails at once with a stable code; transient
+ * -> record the outcome -> write the result. A document is split into page jobs instead
+ * (document-split.ts); a page job prepares its page and goes on as an image does, its result
+ * keyed `<key>#page=<n>`. Bad input fails at once with a stable code; transient
  * errors are thrown for a retry with backoff and recorded as failed only on the last attempt;
  * storage errors postpone the input (no attempt used) for up to STORAGE_OUTAGE_WINDOW_MS. An
  * attempt whose input already has an outcome (a stale one) changes nothing.
@@ -29,7 +35,8 @@ export function createImageProcessor(deps: WorkerDeps) {
   const { config } = deps;
   const batchOptions = new BatchOptionsCache((batchId) => deps.batches.optionsJson(batchId));
   return async (job: WorkJob<ImageJobData>): Promise<ImageJobReturn> => {
-    const { batchId, task: taskName, source } = job.data;
+    const { batchId, task: taskName, source, page } = job.data;
+    const key = resultKeyOf(job.data);
     const log = deps.logger.child({ jobId: job.id, batchId });
     const started = performance.now();
     const input = inputOf(job);
@@ -40,8 +47,9 @@ export function createImageProcessor(deps: WorkerDeps) {
     }
     if (before.recorded) {
       // Run again after its outcome was recorded (its worker died after recording): store that, nothing else.
+      if (await resumeSplit(deps, job, log)) return { status: 'split' };
       await storeRecordedResult(deps, input, undefined, log);
-      log.info({ key: source.key }, 'job skipped: its outcome is already recorded');
+      log.info({ key }, 'job skipped: its outcome is already recorded');
       return { status: 'duplicate' };
     }
     const timer = stageTimer(deps, taskName);
@@ -54,10 +62,12 @@ export function createImageProcessor(deps: WorkerDeps) {
       // Jobs enqueued before options moved to the batch record still carry them (a rolling upgrade).
       const options = job.data.options ?? (await batchOptions.get(batchId));
       const bytes = await timer.time('fetch', () => deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes }));
-      const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: config.maxImagePixels }, task.budget));
+      if (page === undefined && (await splitIfDocument(deps, job, bytes, log))) return { status: 'split' };
+      const limits = { maxPixels: config.maxImagePixels };
+      const image = await timer.time('prepare', () => (page === undefined ? prepareImage(bytes, limits, task.budget) : preparePage(bytes, page, limits, task.budget)));
       const result = await timer.time('infer', () => runTask(deps, task, image, options, job, log));
       if (task.kind === 'model') countTokens(deps, taskName, result as ModelTaskResult);
-      line = { key: source.key, status: 'ok', result };
+      line = { key, status: 'ok', result };
     } catch (thrown) {
       let error = toImagefleetError(thrown);
       if (error.code === 'storage_error') {
@@ -66,15 +76,15 @@ export function createImageProcessor(deps: WorkerDeps) {
         error = decision;
       }
       if (!isFinalAttempt(job, error)) {
-        log.warn({ key: source.key, code: error.code, err: error, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
+        log.warn({ key, code: error.code, err: error, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
         throw error;
       }
       failure = error;
-      line = { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
+      line = { key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
     }
     const claim = await timer.time('store', () => recordResult(deps, input, line, log));
     if (!claim.mine) {
-      log.info({ key: source.key }, 'job finished after another attempt recorded its outcome; nothing changed');
+      log.info({ key }, 'job finished after another attempt recorded its outcome; nothing changed');
       return { status: 'duplicate' };
     }
     if (claim.stored === 'unstorable') {
@@ -83,12 +93,12 @@ export function createImageProcessor(deps: WorkerDeps) {
     }
     if (failure) {
       deps.metrics.jobs.inc({ task: taskName, outcome: failure.code });
-      log.warn({ key: source.key, code: failure.code, err: failure }, 'job failed');
+      log.warn({ key, code: failure.code, err: failure }, 'job failed');
       throw new FailJob(`${failure.code}: ${failure.message}`, { cause: failure });
     }
     deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
     timer.observe('total', (performance.now() - started) / 1000);
-    log.info({ key: source.key, ...timer.milliseconds() }, 'job completed');
+    log.info({ key, ...timer.milliseconds() }, 'job completed');
     return { status: 'ok' };
   };
 }

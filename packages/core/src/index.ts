@@ -5,3 +5,4 @@ export * from './schemas.js';
 export * from './ids.js';
 export * from './webhook-policy.js';
 export * from './loopback.js';
+export * from './documents.js';

@@ -1,3 +1,5 @@
 export * from './sniff.js';
 export * from './prepare.js';
 export * from './raster.js';
+export * from './pdf.js';
+export * from './documents.js';

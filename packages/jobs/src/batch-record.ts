@@ -23,6 +23,9 @@ export interface BatchRecord extends BatchRequest {
   completed: number;
   failed: number;
   skipped: number;
+  /** Documents split into pages, and their pages (each page is one input of `total`). */
+  documents: number;
+  pages: number;
   /** Skipped inputs per reason (batches listed before reasons were kept: all 'not_an_image_name'). */
   skippedReasons: Partial<Record<SkipReason, number>>;
   cursor: string | undefined;
@@ -89,6 +92,8 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     completed: toNumber(hash.completed),
     failed: toNumber(hash.failed),
     skipped: toNumber(hash.skipped),
+    documents: toNumber(hash.documents),
+    pages: toNumber(hash.pages),
     skippedReasons: skippedReasonsOf(hash),
     cursor: hash.cursor,
     createdAt: hash.createdAt ?? new Date(0).toISOString(),

@@ -49,6 +49,8 @@ export function toBatchStatus(record: BatchRecord, now = Date.now()): BatchStatu
     completed: record.completed,
     failed: record.failed,
     skipped: record.skipped,
+    documents: record.documents,
+    pages: record.pages,
     skippedReasons: record.skippedReasons,
     createdAt: record.createdAt,
     finishedAt: record.finishedAt,

@@ -42,6 +42,11 @@ export type QueueCountState = (typeof QUEUE_STATES)[number];
  */
 export interface JobQueueOps {
   enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void>;
+  /**
+   * Enqueues the page jobs of one document (a worker splits it once it has read its bytes); ids
+   * derived from batch + `<key>#page=<n>`, so enqueueing them again adds nothing.
+   */
+  enqueuePages(kind: TaskKind, pages: ImageJobSpec[]): Promise<void>;
   ensureFinalize(batchId: string, options?: { retryFailedAfterMs?: number; now?: number }): Promise<FinalizeTrigger>;
   /** Queues the batch's webhook delivery; once per batch (a second call while one exists adds nothing). */
   enqueueWebhook(batchId: string): Promise<void>;
@@ -66,6 +71,12 @@ export class JobQueues implements JobQueueOps {
   async enqueueImages(kind: TaskKind, jobs: ImageJobSpec[]): Promise<void> {
     if (jobs.length === 0) return;
     await this.run(() => this.queues.forKind(kind).addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId } }))));
+  }
+
+  /** One addBulk, as for a listed page: a document's pages wait in the same queue as images. */
+  async enqueuePages(kind: TaskKind, pages: ImageJobSpec[]): Promise<void> {
+    if (pages.length === 0) return;
+    await this.run(() => this.queues.forKind(kind).addBulk(pages.map((page) => ({ name: page.name, data: page.data, opts: { jobId: page.jobId } }))));
   }
 
   /**

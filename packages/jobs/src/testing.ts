@@ -18,6 +18,10 @@ export class MemoryJobQueues implements JobQueueOps {
     for (const spec of jobs) if (!this.enqueued.some((entry) => entry.spec.jobId === spec.jobId)) this.enqueued.push({ kind, spec });
   }
 
+  async enqueuePages(kind: TaskKind, pages: ImageJobSpec[]): Promise<void> {
+    await this.enqueueImages(kind, pages);
+  }
+
   async ensureFinalize(batchId: string): Promise<FinalizeTrigger> {
     this.finalizeTriggers.push(batchId);
     return 'added';
