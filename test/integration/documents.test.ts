@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -10,7 +10,8 @@ import { MemoryJobQueues, workJob } from '@imagefleet/jobs/testing';
 import { StoreRegistry } from '@imagefleet/storage';
 import { createMetricsRegistry, registerJobMetrics } from '@imagefleet/metrics';
 import { createFinalizeProcessor, createImageProcessor, type WorkerDeps } from '@imagefleet/worker';
-import { deleteRedisPrefix, startServices, type TestServices } from '../helpers/services.js';
+import { startServices, type TestServices } from '../helpers/services.js';
+import { cleanUpFleetTests } from '../helpers/test-fleet.js';
 import { testConfig, testEnv } from '../helpers/fleet.js';
 import { multiPageImage } from '../helpers/documents.js';
 
@@ -58,12 +59,7 @@ before(async () => {
 
 after(async () => {
   redis?.disconnect();
-  deps?.stores.close();
-  rmSync(dir, { recursive: true, force: true });
-  if (services) {
-    await deleteRedisPrefix(services.redisUrl, config.queuePrefix);
-    await services.stop();
-  }
+  await cleanUpFleetTests({ services, stores: deps?.stores, prefixes: config ? [config.queuePrefix] : [], dir });
 });
 
 test('a worker killed between the split and the page jobs loses nothing; the document is joined once its pages are done', async () => {
