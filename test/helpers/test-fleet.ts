@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ResultLine } from '@imagefleet/core';
 import type { StoreRegistry } from '@imagefleet/storage';
-import type { TestServices } from './services.js';
+import { rmSync } from 'node:fs';
+import { deleteRedisPrefix, type TestServices } from './services.js';
 import { testConfig, testEnv } from './fleet.js';
 import { readManifest, readManifestLines } from './manifest.js';
 import { startTestProducer } from './producer.js';
@@ -42,4 +43,14 @@ export async function startTestFleet(services: TestServices, stores: StoreRegist
       await producer.close();
     },
   };
+}
+
+/** A fleet test file's after(): closes the stores, drops the fleets' Redis keys, stops the services, removes the scratch directory. */
+export async function cleanUpFleetTests(state: { services?: TestServices; stores?: StoreRegistry; prefixes: string[]; dir?: string }): Promise<void> {
+  state.stores?.close();
+  if (state.services) {
+    for (const prefix of state.prefixes) await deleteRedisPrefix(state.services.redisUrl, prefix);
+    await state.services.stop();
+  }
+  if (state.dir) rmSync(state.dir, { recursive: true, force: true });
 }

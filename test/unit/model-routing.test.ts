@@ -7,7 +7,7 @@ import { MemoryJobQueues } from '@imagefleet/jobs/testing';
 
 const record = (fields: Partial<BatchRecord>): BatchRecord => ({
   id: 'b1', task: 'caption', source: { keys: ['a.jpg'], bucket: 'p' }, sourceStore: 's3://p', resultsUrl: 's3://r', state: 'running', total: 3, completed: 1, failed: 0,
-  skipped: 0, skippedReasons: {}, cursor: undefined, createdAt: new Date().toISOString(), finishedAt: null, listerActive: false, pendingResults: 0, priority: 1, retries: 0, cached: 0, ...fields,
+  skipped: 0, skippedReasons: {}, cursor: undefined, createdAt: new Date().toISOString(), finishedAt: null, listerActive: false, pendingResults: 0, priority: 1, retries: 0, cached: 0, documents: 0, pages: 0, ...fields,
 });
 
 test('model ids: the MODEL_ID pattern, and one queue per id with no ":" in its name', () => {

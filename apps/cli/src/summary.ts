@@ -42,6 +42,7 @@ export async function batchSummary(client: ApiClient, status: BatchStatus, sampl
     '',
     `Batch ${status.id} (${status.task}): ${status.state}`,
     `  inputs   ${status.total} analysed, ${status.skipped} skipped${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}`,
+    ...(status.documents ? [`  documents ${status.documents} split into ${status.pages ?? 0} pages (each page is one of the inputs; each document also has a joined result)`] : []),
     `  ok       ${status.completed}${cachedNote(status)}`,
     `  failed   ${status.failed}${codes ? `  (${codes})` : ''}`,
     `  time     ${formatSeconds(seconds)}  ${status.throughput.toFixed(1)} images/s`,

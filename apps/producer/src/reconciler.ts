@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@imagefleet/core';
+import { resultKeyOf, type Logger } from '@imagefleet/core';
 import { failedJobLine, type BatchSnapshot, type JobBackend } from '@imagefleet/jobs';
 import type { BatchLister } from './lister.js';
 import type { BatchOperations } from './batch-operations.js';
@@ -127,7 +127,7 @@ export class Reconciler {
     if (!batch) return 0;
     for (const job of await jobs.failedImageJobs(batchId, routeOf(batch))) {
       if (await batches.outcome(batchId, job.id)) continue;
-      const line = failedJobLine(job.data.source.key, job.failedReason);
+      const line = failedJobLine(resultKeyOf(job.data), job.failedReason);
       const claim = await batches.claimOutcome(batchId, job.id, line, `reconciler:${job.id}`);
       if (!claim.added) continue;
       recovered++;

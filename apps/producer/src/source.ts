@@ -3,8 +3,8 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { BatchSource, SkipReason } from '@imagefleet/core';
 import { keyPrefixProblem, objectKeyProblem } from '@imagefleet/storage';
 
-/** Extensions worth enqueueing; the worker still sniffs the bytes of everything it gets. */
-const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'jpe', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif']);
+/** Extensions worth enqueueing (images, and PDF documents); the worker still sniffs the bytes of everything it gets. */
+const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'jpe', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'pdf']);
 
 export function looksLikeImage(key: string): boolean {
   const name = key.slice(key.lastIndexOf('/') + 1);

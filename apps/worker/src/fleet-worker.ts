@@ -1,5 +1,5 @@
 import { failedJobLine, startConsumers, type Consumers, type FailedJob } from '@imagefleet/jobs';
-import type { ImageJobData } from '@imagefleet/core';
+import { resultKeyOf, type ImageJobData } from '@imagefleet/core';
 import type { WorkerDeps } from './deps.js';
 import { createImageProcessor, type ImageJobReturn } from './process-image.js';
 import { createFinalizeProcessor } from './finalize.js';
@@ -67,7 +67,7 @@ export class FleetWorker {
    */
   private async onImageFailed(job: FailedJob<ImageJobData>, error: Error): Promise<void> {
     const log = this.deps.logger.child({ jobId: job.id, batchId: job.data.batchId });
-    const line = failedJobLine(job.data.source.key, error.message);
+    const line = failedJobLine(resultKeyOf(job.data), error.message);
     const input = { batchId: job.data.batchId, jobId: job.id, results: job.data.results, token: `failed:${job.id}` };
     for (let attempt = 1; ; attempt++) {
       try {

@@ -15,3 +15,5 @@ export * from './batch-options.js';
 export * from './model-id.js';
 export * from './image-activity.js';
 export * from './heartbeat.js';
+export * from './document-split.js';
+export * from './document-join.js';

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import { ImagefleetError, type Logger } from '@imagefleet/core';
-import { unstorableLine, type BatchRecord, type OutcomeStatus } from '@imagefleet/jobs';
+import { unstorableLine, type BatchRecord, type RecordedOutcome } from '@imagefleet/jobs';
 import { mapOrdered, resultLayout, withStorageRetries, type BlobStore } from '@imagefleet/storage';
 import type { WorkerDeps } from './deps.js';
 import { putResultLine } from './result-writer.js';
+import { storeDocumentResult } from './document-join.js';
 
 const CONCURRENCY = 16;
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
@@ -47,9 +48,11 @@ export async function storePendingResults(deps: WorkerDeps, batch: BatchRecord, 
   return counts;
 }
 
-/** The manifest line of one recorded outcome: its result object, each GET retried. */
-async function lineOf(store: BlobStore, batchId: string, outcome: { status: OutcomeStatus; key: string }): Promise<string> {
+/** The manifest line of one recorded outcome: its result object, each GET retried; a split document's joined now. */
+async function lineOf(store: BlobStore, batch: BatchRecord, outcome: RecordedOutcome): Promise<string> {
+  const batchId = batch.id;
   if (outcome.status === 'unstorable') return `${JSON.stringify(unstorableLine(outcome.key))}\n`;
+  if (outcome.status === 'document') return `${await storeDocumentResult(store, batch, outcome.key, outcome.pages ?? 0)}\n`;
   try {
     const body = await withStorageRetries(() => store.get(resultLayout.resultKey(batchId, outcome.key), { maxBytes: MAX_RESULT_BYTES }));
     return `${body.toString('utf8').trim()}\n`;
@@ -70,7 +73,7 @@ export async function writeManifest(deps: WorkerDeps, batch: BatchRecord, store:
   let lines = 0;
   async function* manifestLines(): AsyncGenerator<string> {
     for await (const page of deps.batches.outcomes(batch.id)) {
-      for await (const line of mapOrdered(once(page), CONCURRENCY, (outcome) => lineOf(store, batch.id, outcome))) yield line;
+      for await (const line of mapOrdered(once(page), CONCURRENCY, (outcome) => lineOf(store, batch, outcome))) yield line;
       lines += page.length;
       await deps.batches.note(batch.id, { finalizeLines: lines });
     }

@@ -1,5 +1,5 @@
-import { ImagefleetError, toImagefleetError, type ImageJobData, type Logger, type ResultLine } from '@imagefleet/core';
-import { prepareImage, type PreparedImage } from '@imagefleet/imaging';
+import { ImagefleetError, resultKeyOf, toImagefleetError, type ImageJobData, type Logger, type ResultLine } from '@imagefleet/core';
+import { prepareImage, preparePage, type PreparedImage } from '@imagefleet/imaging';
 import { FailJob, isFinalAttempt, PostponeJob, type WorkJob } from '@imagefleet/jobs';
 import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import type { Stage } from '@imagefleet/metrics';
@@ -9,10 +9,14 @@ import { BatchOptionsCache } from './batch-options.js';
 import { recordResult, storeRecordedResult, type InputRef } from './result-writer.js';
 import { storageErrorDecision } from './storage-outage.js';
 import { WorkerResultCache, type CacheProbe } from './result-cache-step.js';
+import { resumeSplit, splitIfDocument } from './document-split.js';
 
 export interface ImageJobReturn {
-  /** duplicate: the input already had an outcome (a stale or repeated attempt); nothing changed. */
-  status: 'ok' | 'failed' | 'cancelled' | 'duplicate';
+  /**
+   * duplicate: the input already had an outcome (a stale or repeated attempt); nothing changed.
+   * split: a document, now split into page jobs.
+   */
+  status: 'ok' | 'failed' | 'cancelled' | 'duplicate' | 'split';
 }
 
 export function inputOf(job: WorkJob<ImageJobData>): InputRef {
@@ -21,9 +25,11 @@ export function inputOf(job: WorkJob<ImageJobData>): InputRef {
 
 /**
  * One job: fetch (byte limit) -> prepare (sniff, pixel limit, EXIF rotate, resize) -> run the task
- * -> record the outcome -> write the result. A model task whose input the result cache knows
- * (same bytes, task version, options and model) records the cached result instead of preparing
- * and running it; a fresh result is added to the cache before it is recorded. Bad input fails at once with a stable code; transient
+ * -> record the outcome -> write the result. A document is split into page jobs instead
+ * (document-split.ts); a page job prepares its page and goes on as an image does, its result
+ * keyed `<key>#page=<n>`. A model task whose input the result cache knows (same bytes and page,
+ * task version, options and model) records the cached result instead of preparing and running
+ * it; a fresh result is added to the cache before it is recorded. Bad input fails at once with a stable code; transient
  * errors are thrown for a retry with backoff and recorded as failed only on the last attempt;
  * storage errors postpone the input (no attempt used) for up to STORAGE_OUTAGE_WINDOW_MS. An
  * attempt whose input already has an outcome (a stale one) changes nothing.
@@ -33,7 +39,8 @@ export function createImageProcessor(deps: WorkerDeps) {
   const batchOptions = new BatchOptionsCache((batchId) => deps.batches.optionsJson(batchId));
   const resultCache = new WorkerResultCache(deps);
   return async (job: WorkJob<ImageJobData>): Promise<ImageJobReturn> => {
-    const { batchId, task: taskName, source } = job.data;
+    const { batchId, task: taskName, source, page } = job.data;
+    const key = resultKeyOf(job.data);
     const log = deps.logger.child({ jobId: job.id, batchId });
     const started = performance.now();
     const input = inputOf(job);
@@ -44,8 +51,9 @@ export function createImageProcessor(deps: WorkerDeps) {
     }
     if (before.recorded) {
       // Run again after its outcome was recorded (its worker died after recording): store that, nothing else.
+      if (await resumeSplit(deps, job, log)) return { status: 'split' };
       await storeRecordedResult(deps, input, undefined, log);
-      log.info({ key: source.key }, 'job skipped: its outcome is already recorded');
+      log.info({ key }, 'job skipped: its outcome is already recorded');
       return { status: 'duplicate' };
     }
     const timer = stageTimer(deps, taskName);
@@ -60,7 +68,8 @@ export function createImageProcessor(deps: WorkerDeps) {
       // Jobs enqueued before options moved to the batch record still carry them (a rolling upgrade).
       const options = job.data.options ?? (await batchOptions.get(batchId));
       const bytes = await timer.time('fetch', () => deps.stores.open(source.store).get(source.key, { maxBytes: config.maxImageBytes }));
-      cache = await resultCache.probe({ task, bytes, options, sourceKey: source.key, results: input.results }, log);
+      if (page === undefined && (await splitIfDocument(deps, job, bytes, log))) return { status: 'split' };
+      cache = await resultCache.probe({ task, bytes, options, sourceKey: key, page, results: input.results }, log);
       line = cache?.hit ?? (await analyse(deps, task, bytes, options, job, timer, log));
     } catch (thrown) {
       let error = toImagefleetError(thrown);
@@ -70,17 +79,17 @@ export function createImageProcessor(deps: WorkerDeps) {
         error = decision;
       }
       if (!isFinalAttempt(job, error)) {
-        log.warn({ key: source.key, code: error.code, err: error, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
+        log.warn({ key, code: error.code, err: error, attempt: job.attemptsMade + 1 }, 'job attempt failed, will retry');
         throw error;
       }
       failure = error;
-      line = { key: source.key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
+      line = { key, status: 'failed', error: { code: error.code, message: error.message, ...error.detail } };
     }
     // Before the outcome is recorded: once a batch has finished, every fresh result of it is in the cache.
     if (cache && !cache.hit && task && line.status === 'ok') await resultCache.save(cache, task, line, batchId, input.results, log);
     const claim = await timer.time('store', () => recordResult(deps, input, line, log));
     if (!claim.mine) {
-      log.info({ key: source.key }, 'job finished after another attempt recorded its outcome; nothing changed');
+      log.info({ key }, 'job finished after another attempt recorded its outcome; nothing changed');
       return { status: 'duplicate' };
     }
     if (claim.stored === 'unstorable') {
@@ -89,22 +98,24 @@ export function createImageProcessor(deps: WorkerDeps) {
     }
     if (failure) {
       deps.metrics.jobs.inc({ task: taskName, outcome: failure.code });
-      log.warn({ key: source.key, code: failure.code, err: failure }, 'job failed');
+      log.warn({ key, code: failure.code, err: failure }, 'job failed');
       throw new FailJob(`${failure.code}: ${failure.message}`, { cause: failure });
     }
     deps.metrics.jobs.inc({ task: taskName, outcome: 'ok' });
     timer.observe('total', (performance.now() - started) / 1000);
-    log.info({ key: source.key, cached: line.cached ?? false, ...timer.milliseconds() }, 'job completed');
+    log.info({ key, cached: line.cached ?? false, ...timer.milliseconds() }, 'job completed');
     return { status: 'ok' };
   };
 }
 
-/** Prepare (sniff, pixel limit, EXIF rotate, resize) and run the task: the ok line of a fresh result. */
+/** Prepare (sniff, pixel limit, EXIF rotate, resize; a document's page rendered) and run the task: the ok line of a fresh result. */
 async function analyse(deps: WorkerDeps, task: Task, bytes: Buffer, options: Record<string, unknown>, job: WorkJob<ImageJobData>, timer: StageTimer, log: Logger): Promise<ResultLine> {
-  const image = await timer.time('prepare', () => prepareImage(bytes, { maxPixels: deps.config.maxImagePixels }, task.budget));
+  const { page } = job.data;
+  const limits = { maxPixels: deps.config.maxImagePixels };
+  const image = await timer.time('prepare', () => (page === undefined ? prepareImage(bytes, limits, task.budget) : preparePage(bytes, page, limits, task.budget)));
   const result = await timer.time('infer', () => runTask(deps, task, image, options, job, log));
   if (task.kind === 'model') countTokens(deps, task.name, result as ModelTaskResult);
-  return { key: job.data.source.key, status: 'ok', result };
+  return { key: resultKeyOf(job.data), status: 'ok', result };
 }
 
 async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<unknown> {

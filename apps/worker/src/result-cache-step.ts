@@ -14,7 +14,10 @@ interface ProbeInput {
   task: Task;
   bytes: Buffer;
   options: Record<string, unknown>;
+  /** The input's result key (`<key>#page=<n>` for a document's page). */
   sourceKey: string;
+  /** A document's page: part of the cache key, since the bytes are the whole document's. */
+  page: number | undefined;
   /** The batch's results store: the cache lives beside its results. */
   results: string;
 }
@@ -36,7 +39,7 @@ export class WorkerResultCache {
     const { deps } = this;
     const { modelId } = deps;
     if (!deps.config.resultCache || input.task.kind !== 'model' || modelId === undefined) return undefined;
-    const key = resultCacheKey({ sourceSha256: sha256Hex(input.bytes), task: input.task.name, taskVersion: input.task.version, options: input.options, modelId });
+    const key = resultCacheKey({ sourceSha256: sha256Hex(input.bytes), task: input.task.name, taskVersion: input.task.version, options: input.options, modelId, page: input.page });
     let entry;
     try {
       entry = await this.cache.lookup(deps.stores.open(input.results), key);

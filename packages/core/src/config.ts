@@ -180,6 +180,7 @@ export const settings = {
   workerConcurrency: setting('WORKER_CONCURRENCY', '4', 'Jobs a worker process holds at once (download, prepare and analyse overlap)', integer(1, 1024)),
   maxImageBytes: setting('MAX_IMAGE_BYTES', '50MiB', 'Largest source object a worker reads', byteSize(4 * GiB)),
   maxImagePixels: setting('MAX_IMAGE_PIXELS', '100000000', 'Largest image (width x height) a worker decodes', integer(1, 2 ** 31)),
+  maxPages: setting('MAX_PAGES', '200', 'Most pages a document (PDF, multi-page TIFF, multi-frame GIF or WebP) may have; a longer one fails with too_many_pages and no page is analysed', integer(1, 100_000)),
   uploadMaxBytes: setting('UPLOAD_MAX_BYTES', '25MiB', 'Largest upload accepted by POST /v1/images (larger = 413)', byteSize(4 * GiB)),
   thumbnailCacheBytes: setting('THUMBNAIL_CACHE_BYTES', '32MiB', 'Memory the producer keeps for the console\'s thumbnails (256 px previews of batch inputs, least recently used dropped first)', byteSize(GiB)),
   jobAttempts: setting('JOB_ATTEMPTS', '5', 'Attempts for transient failures (storage, network), with exponential backoff', integer(1, 100)),

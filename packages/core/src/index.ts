@@ -7,3 +7,4 @@ export * from './webhook-policy.js';
 export * from './loopback.js';
 export * from './random.js';
 export * from './csv.js';
+export * from './documents.js';

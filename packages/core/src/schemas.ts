@@ -13,6 +13,8 @@ export interface ImageJobData {
   /** Results store location (s3://bucket/prefix or a directory), fixed when the batch was created. */
   results: string;
   options?: Record<string, unknown>;
+  /** A page job: the page (1-based) of the document at `source`; absent for an image or a document not yet split. */
+  page?: number;
   /** Engine host crashes charged to this job so far (see ENGINE_MAX_CRASHES). */
   engineCrashes?: number;
   /** When this input first met a storage error it is waiting out (ms), and how often it waited. */
@@ -44,6 +46,9 @@ export interface BatchStatus {
   completed: number;
   failed: number;
   skipped: number;
+  /** Documents split into pages, and the pages they held (each page is one of `total`). */
+  documents?: number;
+  pages?: number;
   /** Why inputs were skipped: count per reason (only reasons that occurred; absent from older servers). */
   skippedReasons?: Partial<Record<SkipReason, number>>;
   /** Inputs answered from the result cache (counted once each; absent from older servers). */

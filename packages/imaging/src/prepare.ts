@@ -19,7 +19,8 @@ export interface ImageBudget {
 
 /** Facts about the input as it arrived. */
 export interface SourceImageInfo {
-  format: ImageFormat;
+  /** 'pdf' for a rendered PDF page. */
+  format: ImageFormat | 'pdf';
   width: number;
   height: number;
   bytes: number;
@@ -50,15 +51,16 @@ function decodeError(error: unknown): ImagefleetError {
 /**
  * Validates and normalises an untrusted image: sniffs the format from its bytes, checks its
  * declared size against the pixel limit before decoding, applies EXIF orientation, and resizes
- * it to fit the budget. Every failure is an ImagefleetError with a permanent code.
+ * it to fit the budget. Every failure is an ImagefleetError with a permanent code. `page`
+ * (0-based) picks one page of a multi-page TIFF or one frame of a GIF or WebP (default the first).
  */
-export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: ImageBudget): Promise<PreparedImage> {
+export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: ImageBudget, { page }: { page?: number } = {}): Promise<PreparedImage> {
   const sniffed = sniffImageFormat(bytes);
   if (sniffed.kind === 'empty') throw new ImagefleetError('empty', 'The object is empty (0 bytes)');
   if (sniffed.kind === 'unknown') {
     throw new ImagefleetError('not_an_image', 'Not an image: the bytes match no supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)');
   }
-  const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const };
+  const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const, ...(page === undefined ? {} : { page }) };
   let metadata: Metadata;
   try {
     // Header only (no pixels are decoded), so our own limit check below can name the size.

@@ -35,6 +35,9 @@ export interface BatchRecord extends BatchRequest {
   skipped: number;
   /** Inputs answered from the result cache (part of completed). */
   cached: number;
+  /** Documents split into pages, and their pages (each page is one input of `total`). */
+  documents: number;
+  pages: number;
   /** Skipped inputs per reason (batches listed before reasons were kept: all 'not_an_image_name'). */
   skippedReasons: Partial<Record<SkipReason, number>>;
   cursor: string | undefined;
@@ -109,6 +112,8 @@ export function recordFromHash(hash: Record<string, string>, listerActive: boole
     failed: toNumber(hash.failed),
     skipped: toNumber(hash.skipped),
     cached: toNumber(hash.cached),
+    documents: toNumber(hash.documents),
+    pages: toNumber(hash.pages),
     skippedReasons: skippedReasonsOf(hash),
     cursor: hash.cursor,
     createdAt: hash.createdAt ?? new Date(0).toISOString(),

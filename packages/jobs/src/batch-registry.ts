@@ -7,10 +7,20 @@ import { registerScripts, type Scripts } from './lua-scripts.js';
 import { runFailFast } from './redis.js';
 import { queuedJobsKey } from './queued-jobs.js';
 
-/** unstorable: recorded, then the store refused its result object for good (counted as failed). */
 export type { BatchRecord, BatchRequest } from './batch-record.js';
 
-export type OutcomeStatus = 'ok' | 'failed' | 'unstorable';
+/**
+ * unstorable: recorded, then the store refused its result object for good (counted as failed).
+ * document: split into pages (each an input with its own outcome); finalize joins their results.
+ */
+export type OutcomeStatus = 'ok' | 'failed' | 'unstorable' | 'document';
+
+/** A recorded outcome; `pages` for a document. */
+export interface RecordedOutcome {
+  status: OutcomeStatus;
+  key: string;
+  pages?: number;
+}
 
 /** Skipped inputs whose key and reason the batch keeps for its manifest (all are counted). */
 export const SKIPPED_KEYS_KEPT = 1000;
@@ -40,10 +50,13 @@ export interface BatchSnapshot {
   listerActive: boolean;
 }
 
-/** "<status>\t<key>" in the done hash. */
-function parseOutcome(value: string): { status: OutcomeStatus; key: string } {
+/** "<status>\t<key>" in the done hash; "document\t<pages>\t<key>" for a document (keys hold no control characters). */
+function parseOutcome(value: string): RecordedOutcome {
   const tab = value.indexOf('\t');
-  return { status: value.slice(0, tab) as OutcomeStatus, key: value.slice(tab + 1) };
+  const status = value.slice(0, tab) as OutcomeStatus;
+  if (status !== 'document') return { status, key: value.slice(tab + 1) };
+  const second = value.indexOf('\t', tab + 1);
+  return { status, key: value.slice(second + 1), pages: Number(value.slice(tab + 1, second)) };
 }
 
 export interface BatchRegistryOptions {
@@ -206,6 +219,15 @@ export class BatchRegistry {
   }
 
   /**
+   * Records that this input is a document of `pages` pages (see expandDocument-2.lua): the page
+   * count to enqueue (the first one recorded), 0 when the input already has another outcome, -1
+   * when the batch is no longer listing or running.
+   */
+  async expandDocument(id: string, jobId: string, key: string, pages: number): Promise<number> {
+    return this.run(async () => Number(await this.scripts.expandDocument([this.batchKey(id), this.doneKey(id)], [jobId, key, pages])));
+  }
+
+  /**
    * The store refuses this outcome's result object for good: it becomes 'unstorable' (failed) and
    * leaves the pending hash. False when nothing was pending for it.
    */
@@ -246,7 +268,7 @@ export class BatchRegistry {
   }
 
   /** Every recorded outcome, a page at a time (HSCAN: memory stays flat however large the batch). */
-  async *outcomes(id: string, pageSize = 500): AsyncGenerator<{ jobId: string; status: OutcomeStatus; key: string }[]> {
+  async *outcomes(id: string, pageSize = 500): AsyncGenerator<(RecordedOutcome & { jobId: string })[]> {
     let cursor = '0';
     do {
       const [next, flat] = await this.run(() => this.redis.hscan(this.doneKey(id), cursor, 'COUNT', pageSize));
@@ -273,7 +295,7 @@ export class BatchRegistry {
     return new Set(jobIds.filter((_, index) => values[index] !== null));
   }
 
-  async outcome(id: string, jobId: string): Promise<{ status: OutcomeStatus; key: string } | undefined> {
+  async outcome(id: string, jobId: string): Promise<RecordedOutcome | undefined> {
     const value = await this.run(() => this.redis.hget(this.doneKey(id), jobId));
     return value === null ? undefined : parseOutcome(value);
   }

@@ -76,6 +76,8 @@ export function toBatchStatus(record: BatchRecord, now = Date.now(), served?: Se
     completed: record.completed,
     failed: record.failed,
     skipped: record.skipped,
+    documents: record.documents,
+    pages: record.pages,
     skippedReasons: record.skippedReasons,
     cached: record.cached,
     cacheHitRate: done > 0 ? Math.round((record.cached / done) * 10_000) / 10_000 : 0,

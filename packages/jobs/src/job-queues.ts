@@ -4,6 +4,7 @@ import type { ImageJobData } from '@imagefleet/core';
 import { finalizeJobId, modelQueuesKey, routedModel, webhookJobId, type Queues, type TaskKind } from './queues.js';
 import { queuedJobsKey, scanQueuedJobs } from './queued-jobs.js';
 import { runFailFast } from './redis.js';
+import type { BatchRecord } from './batch-record.js';
 import type { FairShare } from './fair-share.js';
 
 /** Which queue an input goes to: its task kind, and the model a model task asked for (routing). */
@@ -21,6 +22,16 @@ export interface ShareOf {
   batchId: string;
   weight?: number;
   lane?: 'batch' | 'interactive';
+}
+
+/** A batch's queue, given its task's kind: a model task that named a model goes to that model's queue. */
+export function batchRoute(batch: Pick<BatchRecord, 'model'>, kind: TaskKind): JobRoute {
+  return kind === 'model' && batch.model !== undefined ? { kind, model: batch.model } : { kind };
+}
+
+/** A batch's fair share: uploads (one-input batches) share the queue's interactive lane; a batch is served by its weight. */
+export function batchShare(batch: Pick<BatchRecord, 'id' | 'source' | 'priority'>): ShareOf {
+  return 'upload' in batch.source ? { batchId: batch.id, lane: 'interactive' } : { batchId: batch.id, weight: batch.priority };
 }
 
 /** Which queue an input goes to: its task kind, and the model a model task asked for (routing). */
@@ -147,6 +158,7 @@ export class JobQueues implements JobQueueOps {
       await queue.addBulk(jobs.map((job, index) => ({ name: job.name, data: job.data, opts: { jobId: job.jobId, priority: priorities[index] } })));
     });
   }
+
 
   /**
    * Makes sure the batch's finalize job is queued or running. A failed one (attempts spent) is

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 const LUA_DIR = new URL('../lua/', import.meta.url);
 const FILE_NAME = /^([A-Za-z]+)-(\d+)\.lua$/;
 
-export const scriptNames = ['createBatch', 'recordPage', 'finishListing', 'claimOutcome', 'markUnstorable', 'markFinished', 'cancel', 'pause', 'resume', 'retry', 'renewLock', 'releaseLock', 'note', 'revokeApiKey', 'fairRounds'] as const;
+export const scriptNames = ['createBatch', 'recordPage', 'finishListing', 'claimOutcome', 'markUnstorable', 'markFinished', 'cancel', 'pause', 'resume', 'retry', 'renewLock', 'releaseLock', 'note', 'revokeApiKey', 'fairRounds', 'expandDocument'] as const;
 export type ScriptName = (typeof scriptNames)[number];
 
 interface ScriptSource {

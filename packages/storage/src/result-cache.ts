@@ -14,6 +14,8 @@ export interface ResultCacheKeyParts {
   options: Record<string, unknown>;
   /** The worker's MODEL_ID. */
   modelId: string;
+  /** A document's page (the bytes are the whole document's); absent for an image. */
+  page?: number;
 }
 
 /** One stored entry: the result, where it came from, and when it stops being reused. */
@@ -36,8 +38,9 @@ const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 const DAY_MS = 86_400_000;
 
 /** The cache key: SHA-256 of the canonical JSON of every part. */
-export function resultCacheKey(parts: ResultCacheKeyParts): string {
-  return sha256Hex(canonicalJson({ format: 1, ...parts }));
+export function resultCacheKey({ page, ...parts }: ResultCacheKeyParts): string {
+  // An image's key stays what it was before documents existed.
+  return sha256Hex(canonicalJson({ format: 1, ...parts, ...(page === undefined ? {} : { page }) }));
 }
 
 /** `_result-cache/<first two hex digits>/<key>.json`: the prefix spreads entries over 256 folders. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { batchIdOfJob, deriveJobId, type ResultLine } from '@imagefleet/core';
-import { sniffImageFormat } from '@imagefleet/imaging';
+import { looksLikePdf, sniffImageFormat } from '@imagefleet/imaging';
 import { resultLayout } from '@imagefleet/storage';
 import { unstorableLine } from '@imagefleet/jobs';
 import { getTask } from '@imagefleet/tasks';
@@ -60,8 +60,8 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
       if (!file) return badRequest(reply, 'file is missing: send the image as the multipart field "file"');
       if (file.bytes.length === 0) return badRequest(reply, 'file is empty');
       // The bytes decide, not the name: any file name is accepted, a non-image is refused now.
-      if (sniffImageFormat(file.bytes).kind !== 'image') {
-        return unsupportedMediaType(reply, 'file is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)');
+      if (sniffImageFormat(file.bytes).kind !== 'image' && !looksLikePdf(file.bytes)) {
+        return unsupportedMediaType(reply, 'file is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF) nor a PDF');
       }
       const taskName = fields.task ?? '';
       const task = getTask(taskName);
@@ -110,10 +110,13 @@ export function uploadRoutes(deps: ProducerDeps, lister: BatchLister) {
         if (!batch) return notFound(reply, `job ${jobId}`);
         const outcome = await deps.batches.outcome(batchId, jobId);
         if (outcome?.status === 'unstorable') return { id: jobId, batchId, key: outcome.key, state: 'failed', error: unstorableLine(outcome.key).error };
+        // A split document's own result is joined by finalize: until then it is in progress.
+        const joined = batch.state === 'completed' || batch.state === 'completed_with_errors';
+        if (outcome?.status === 'document' && !joined) return { id: jobId, batchId, key: outcome.key, state: 'active', pages: outcome.pages };
         if (outcome) {
           const store = deps.stores.open(batch.resultsUrl);
           const line = JSON.parse((await store.get(resultLayout.resultKey(batchId, outcome.key), { maxBytes: 64 * 1024 * 1024 })).toString('utf8')) as ResultLine;
-          return { id: jobId, batchId, key: outcome.key, state: outcome.status === 'ok' ? 'completed' : 'failed', result: line.result, error: line.error };
+          return { id: jobId, batchId, key: outcome.key, state: line.status === 'ok' ? 'completed' : 'failed', result: line.result, error: line.error };
         }
         const job = await deps.jobs.imageJob(jobId, routeOf(batch));
         if (job) return { id: jobId, batchId, key: job.data.source.key, state: job.state };
