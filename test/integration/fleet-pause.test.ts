@@ -104,3 +104,26 @@ test('imagefleet pause, resume, retry and fleet pause|resume against a real prod
   }
 });
 
+
+test('a fleet-wide pause covers every model queue, also one first used while the fleet is paused', async () => {
+  const f = await startTestFleet(world.services, world.stores, world.prefixes);
+  try {
+    const fleetQueues = async () => (await f.producer.app.inject({ url: '/v1/fleet' })).json<{ queues: { queue: string; paused: boolean }[] }>().queues;
+    const listedBatch = async (model: string) => {
+      const batchId = await f.submit({ task: 'caption', model, source: { keys: KEYS.slice(0, 2), bucket: 'photos' } });
+      await waitFor(async () => (await batchStatus(f.producer, batchId)).state === 'running', 30_000, `batch ${batchId} listed`);
+    };
+    await listedBatch('fp-before');
+    assert.equal((await f.producer.app.inject({ method: 'POST', url: '/v1/fleet/pause' })).json().paused, true);
+    assert.deepEqual((await fleetQueues()).find((queue) => queue.queue === 'vlm-fp-before'), { queue: 'vlm-fp-before', paused: true });
+
+    await listedBatch('fp-during');
+    assert.deepEqual((await fleetQueues()).find((queue) => queue.queue === 'vlm-fp-during'), { queue: 'vlm-fp-during', paused: true }, 'a model queue first used during the pause took work');
+
+    const resumed = await f.producer.app.inject({ method: 'POST', url: '/v1/fleet/resume' });
+    assert.equal(resumed.json().paused, false);
+    assert.deepEqual((await fleetQueues()).filter((queue) => queue.paused), []);
+  } finally {
+    await f.close();
+  }
+});
