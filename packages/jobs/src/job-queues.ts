@@ -14,9 +14,9 @@ export interface JobRoute {
 }
 
 /**
- * Who the jobs belong to, for fair share: their batch, its weight (the batch's `priority`, jobs
- * per round; default 1), and its lane ('interactive' for uploads: one lane per queue, weighted by
- * INTERACTIVE_SHARE; default 'batch').
+ * Who the jobs belong to: the batch whose queued-jobs index lists them; for fair share, its weight
+ * (the batch's `priority`, jobs per round; default 1) and its lane ('interactive' for uploads: one
+ * lane per queue, weighted by INTERACTIVE_SHARE; default 'batch').
  */
 export interface ShareOf {
   batchId: string;
@@ -32,19 +32,6 @@ export function batchRoute(batch: Pick<BatchRecord, 'model'>, kind: TaskKind): J
 /** A batch's fair share: uploads (one-input batches) share the queue's interactive lane; a batch is served by its weight. */
 export function batchShare(batch: Pick<BatchRecord, 'id' | 'source' | 'priority'>): ShareOf {
   return 'upload' in batch.source ? { batchId: batch.id, lane: 'interactive' } : { batchId: batch.id, weight: batch.priority };
-}
-
-/** Which queue an input goes to: its task kind, and the model a model task asked for (routing). */
-export interface JobRoute {
-  kind: TaskKind;
-  model?: string;
-}
-
-/** Who the jobs belong to: the batch whose queued-jobs index lists them (and, for fair share, its weight and lane). */
-export interface ShareOf {
-  batchId: string;
-  weight?: number;
-  lane?: 'batch' | 'interactive';
 }
 
 /** One input to enqueue: its derived job id and what the worker needs. */
