@@ -59,3 +59,10 @@ export async function multiPageImage(format: 'tiff' | 'gif' | 'webp', colours: [
   const joined = pages.length === 1 ? sharp(pages[0]) : sharp(pages, { join: { animated: true } });
   return (format === 'tiff' ? joined.tiff() : format === 'gif' ? joined.gif() : joined.webp({ lossless: true })).toBuffer();
 }
+
+/**
+ * scikit-image's two-page RGB TIFF (Debian python3-skimage, installed by .ci/run): each page 10x10
+ * with three 64-bit floating-point samples in separate planes, which libvips refuses ("tiff2vips:
+ * samples out of range"; it reads up to 32 bits per sample).
+ */
+export const SKIMAGE_MULTIPAGE_RGB = '/usr/lib/python3/dist-packages/skimage/data/multipage_rgb.tif';
