@@ -23,7 +23,7 @@ const inUnitRange = (value: number) => Number.isFinite(value) && value >= 0 && v
 test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JSON and Markdown report with every labelled field', async () => {
   const sample = join(world.dir, 'sample');
   const made = await run(process.execPath, [cli, 'eval-sample', '--out', sample], { encoding: 'utf8' });
-  assert.match(made.stdout, /^invoice: 6 images in /m);
+  assert.match(made.stdout, /^invoice: 6 inputs \(3 of them two-page PDFs\) in /m);
   const f = await fleet({ LOCAL_SOURCE_ROOTS: sample });
   try {
     f.startWorker();
@@ -31,7 +31,8 @@ test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JS
     for (const task of ['invoice', 'tagging'] as const) {
       const batchId = await f.submit({ task, source: { local: { path: join(sample, task) } } });
       const status = await waitForBatchEnd(f.producer, batchId, 300_000);
-      assert.equal(status.total, 6, JSON.stringify(status));
+      // The invoices: 3 images and 3 two-page PDFs, whose 6 pages are the batch's inputs.
+      assert.deepEqual([status.total, status.documents], task === 'invoice' ? [9, 3] : [6, 0], JSON.stringify(status));
       const labelsPath = join(sample, `${task}-labels.jsonl`);
       const labels = parseLabels(readFileSync(labelsPath, 'utf8'));
       const [out, json] = [join(world.dir, `${task}.md`), join(world.dir, `${task}.json`)];
@@ -41,7 +42,10 @@ test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JS
       assert.equal(report.batchId, batchId);
       assert.equal(report.inputs.labelled, 6);
       assert.equal(report.inputs.missing, 0, 'every labelled key has a result line');
-      assert.deepEqual([report.inputs.answered + report.inputs.failed, report.inputs.failed], [6, status.failed]);
+      // A labelled input is an image or a whole document (its joined line), never a page.
+      const manifest = new Map((await f.manifest(batchId)).map((line) => [line.key.split('/').pop()!, line]));
+      const failedLabelled = labels.filter((label) => manifest.get(label.key)?.status === 'failed').length;
+      assert.deepEqual([report.inputs.answered + report.inputs.failed, report.inputs.failed], [6, failedLabelled]);
       for (const scores of [...report.fields, report.overall, ...(report.tags ?? [])]) {
         assert.ok([scores.precision, scores.recall, scores.f1].every(inUnitRange), JSON.stringify(scores));
       }
@@ -50,6 +54,9 @@ test('eval-sample -> a batch per task on the tiny model -> imagefleet eval: a JS
       assert.match(readFileSync(out, 'utf8'), new RegExp(`^# Eval: ${task} batch ${batchId}$`, 'm'));
       const support = Object.fromEntries(report.fields.map((field) => [field.field, field.support]));
       if (task === 'invoice') {
+        const twoPage = manifest.get('invoice-02.pdf') as { result?: { document?: { pages: number }; output?: unknown } } | undefined;
+        assert.equal(twoPage?.result?.document?.pages, 2, 'the two-page invoice is one document');
+        assert.equal(typeof twoPage?.result?.output, 'object', 'scored by its joined invoice');
         const items = labels.reduce((sum, label) => sum + (label.fields.lineItems as unknown[]).length, 0);
         assert.deepEqual(Object.keys(support), ['vendor', 'invoiceNumber', 'issueDate', 'dueDate', 'currency', 'subtotal', 'tax', 'total', 'lineItems.description', 'lineItems.quantity', 'lineItems.unitPrice', 'lineItems.amount']);
         assert.deepEqual(Object.values(support), [...Array(8).fill(6), ...Array(4).fill(items)]);

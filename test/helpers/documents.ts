@@ -1,8 +1,9 @@
 import sharp from 'sharp';
+import { pdfFile, pdfStream } from '@imagefleet/eval';
 
 /**
- * Test documents made here, nothing downloaded: PDFs from a minimal writer (text pages in
- * Helvetica, a correct cross-reference table), and multi-page TIFFs and animated GIF/WebP that
+ * Test documents made here, nothing downloaded: PDFs from the samples' minimal writer (text pages
+ * in Helvetica), and multi-page TIFFs and animated GIF/WebP that
  * sharp writes from one solid colour per page.
  */
 
@@ -14,31 +15,17 @@ const escapePdfText = (text: string) => text.replace(/[()\\]/g, '\\$&');
  * password; `pages` may be empty (a document with zero pages).
  */
 export function makePdf(pages: string[][], { encrypted = false }: { encrypted?: boolean } = {}): Buffer {
-  const objects: string[] = [];
-  const add = (body: string) => objects.push(body);
-  add(''); // 1: catalog, written once the page tree is known
-  add(''); // 2: page tree
-  add('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'); // 3
+  const objects: (string | Buffer)[] = ['<< /Type /Catalog /Pages 2 0 R >>', '', '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'];
   const kids: number[] = [];
   for (const lines of pages) {
     const text = lines.map((line, index) => `BT /F1 14 Tf 50 ${740 - index * 22} Td (${escapePdfText(line)}) Tj ET`).join('\n');
-    const content = add(`<< /Length ${Buffer.byteLength(text, 'latin1')} >>\nstream\n${text}\nendstream`);
-    kids.push(add(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${content} 0 R >>`));
+    const content = objects.push(pdfStream('', Buffer.from(text, 'latin1')));
+    kids.push(objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${content} 0 R >>`));
   }
-  objects[0] = '<< /Type /Catalog /Pages 2 0 R >>';
   objects[1] = `<< /Type /Pages /Kids [${kids.map((kid) => `${kid} 0 R`).join(' ')}] /Count ${kids.length} >>`;
-  const encrypt = encrypted ? add(`<< /Filter /Standard /V 1 /R 2 /O <${'ab'.repeat(32)}> /U <${'cd'.repeat(32)}> /P -4 >>`) : undefined;
-  let out = '%PDF-1.4\n';
-  const offsets = objects.map((body, index) => {
-    const at = Buffer.byteLength(out, 'latin1');
-    out += `${index + 1} 0 obj\n${body}\nendobj\n`;
-    return at;
-  });
-  const xref = Buffer.byteLength(out, 'latin1');
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('')}`;
-  const encryption = encrypt ? ` /Encrypt ${encrypt} 0 R /ID [<${'01'.repeat(16)}> <${'01'.repeat(16)}>]` : '';
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R${encryption} >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
+  if (!encrypted) return pdfFile(objects);
+  const encrypt = objects.push(`<< /Filter /Standard /V 1 /R 2 /O <${'ab'.repeat(32)}> /U <${'cd'.repeat(32)}> /P -4 >>`);
+  return pdfFile(objects, ` /Encrypt ${encrypt} 0 R /ID [<${'01'.repeat(16)}> <${'01'.repeat(16)}>]`);
 }
 
 /** A three-page invoice: header on page 1, line items on every page, totals on page 3. */
@@ -59,3 +46,10 @@ export async function multiPageImage(format: 'tiff' | 'gif' | 'webp', colours: [
   const joined = pages.length === 1 ? sharp(pages[0]) : sharp(pages, { join: { animated: true } });
   return (format === 'tiff' ? joined.tiff() : format === 'gif' ? joined.gif() : joined.webp({ lossless: true })).toBuffer();
 }
+
+/**
+ * scikit-image's two-page RGB TIFF (Debian python3-skimage, installed by .ci/run): each page 10x10
+ * with three 64-bit floating-point samples in separate planes, which libvips refuses ("tiff2vips:
+ * samples out of range"; it reads up to 32 bits per sample).
+ */
+export const SKIMAGE_MULTIPAGE_RGB = '/usr/lib/python3/dist-packages/skimage/data/multipage_rgb.tif';

@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { inspectDocument, preparePage } from '@imagefleet/imaging';
 import {
-  LabelsError, collectPredictions, evaluate, foldText, normaliseAmount, normaliseCurrency, normaliseDate, normaliseValue, parseLabels, reportMarkdown, scoresOf,
+  LabelsError, collectPredictions, invoiceFields, invoicePages, writeEvalSample, evaluate, foldText, normaliseAmount, normaliseCurrency, normaliseDate, normaliseValue, parseLabels, reportMarkdown, scoresOf,
   type EvalReport, type Label, type Prediction,
 } from '@imagefleet/eval';
 
@@ -122,6 +127,44 @@ test('labels.jsonl: parsed with coded line errors; results match labels by key o
     { key: 'shop/2026/notes.txt', status: 'skipped', reason: 'not_an_image_name' },
   ]));
   assert.deepEqual([...predictions], [['a.png', { status: 'ok', output: { vendor: 'Acme' } }], ['sub/b.png', { status: 'failed', code: 'corrupt_image' }]]);
+});
+
+test('a document is scored by its joined result under its own key; its page lines are never predictions', async () => {
+  const labels = parseLabels('{"key":"inv.pdf","fields":{"vendor":"Acme"}}\n{"key":"inv.pdf#page=1","fields":{"vendor":"Acme"}}\n');
+  const predictions = await collectPredictions(labels, linesOf([
+    { key: 'in/inv.pdf#page=1', status: 'ok', result: { output: { vendor: 'Page one' } } },
+    { key: 'in/inv.pdf#page=2', status: 'ok', result: { output: {} } },
+    { key: 'in/inv.pdf', status: 'ok', result: { document: { pages: 2, failedPages: [] }, output: { vendor: 'Acme', lineItems: [] }, pages: [] } },
+  ]));
+  assert.deepEqual([...predictions], [['inv.pdf', { status: 'ok', output: { vendor: 'Acme', lineItems: [] } }]]);
+});
+
+test('the generated sample: every second invoice is a two-page PDF of scans, line items across both pages, labelled as one invoice', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'imagefleet-eval-sample-'));
+  try {
+    const [invoices] = await writeEvalSample(out, { count: 4, seed: 3 });
+    assert.deepEqual([invoices!.count, invoices!.documents], [4, 2]);
+    assert.deepEqual(readdirSync(invoices!.dir).sort(), ['invoice-01.png', 'invoice-02.pdf', 'invoice-03.png', 'invoice-04.pdf']);
+    const labels = parseLabels(readFileSync(invoices!.labels, 'utf8'));
+    const label = labels.find((entry) => entry.key === 'invoice-02.pdf')!;
+    assert.deepEqual(label.fields, invoiceFields(1, 3) as unknown as Label['fields']);
+    assert.ok((label.fields.lineItems as unknown[]).length >= 3);
+    const pdf = readFileSync(join(invoices!.dir, 'invoice-02.pdf'));
+    assert.deepEqual(await inspectDocument(pdf), { format: 'pdf', pages: 2 });
+    for (const page of [1, 2]) {
+      const rendered = await preparePage(pdf, page, { maxPixels: 40_000_000 }, { maxSide: 1280 });
+      assert.equal(rendered.height, 1280, `page ${page} renders at the budget`);
+      // A scan of a printed page: mostly white, with dark text.
+      const { dominant } = await sharp(rendered.pixels, { raw: { width: rendered.width, height: rendered.height, channels: rendered.channels } }).stats();
+      assert.ok(dominant.r > 200 && dominant.g > 200 && dominant.b > 200, JSON.stringify(dominant));
+    }
+    const [first, second] = invoicePages(invoiceFields(1, 3), 1);
+    const items = invoiceFields(1, 3).lineItems;
+    assert.ok(first!.includes(items[0]!.description.replace(/&/g, '&amp;')) && second!.includes('Total'));
+    assert.ok(!first!.includes('>Total<'), 'totals are on the last page only');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test('the Markdown report has the overall line, a row per field, the worst fields with examples', () => {

@@ -1,4 +1,4 @@
-import type { BatchStatus } from '@imagefleet/core';
+import type { BatchStatus, BatchSummary } from '@imagefleet/core';
 import type { FleetModel } from '@imagefleet/jobs';
 import { CliError } from './cli-error.js';
 
@@ -10,7 +10,8 @@ export class ApiClient {
     private readonly apiKey?: string,
   ) {}
 
-  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+  /** `absentOn`: statuses that mean "there is none" (answered as undefined) rather than an error. */
+  private async request(path: string, init: RequestInit = {}, absentOn: number[] = []): Promise<Response> {
     let response: Response;
     const headers = new Headers(init.headers);
     if (this.apiKey) headers.set('authorization', `Bearer ${this.apiKey}`);
@@ -19,7 +20,7 @@ export class ApiClient {
     } catch (error) {
       throw new CliError(`Cannot reach the imagefleet API at ${this.baseUrl} (${(error as Error).cause ?? (error as Error).message}); start it with 'imagefleet up' or set IMAGEFLEET_API`);
     }
-    if (!response.ok) {
+    if (!response.ok && !absentOn.includes(response.status)) {
       const body = (await response.json().catch(() => ({}))) as { message?: string };
       const hint = response.status === 401 ? (this.apiKey ? ' (the key is unknown or revoked)' : ' (set IMAGEFLEET_API_KEY or --api-key)') : '';
       throw new CliError(`API ${init.method ?? 'GET'} ${path} answered ${response.status}: ${body.message ?? response.statusText}${hint}`);
@@ -34,6 +35,12 @@ export class ApiClient {
 
   async batchStatus(batchId: string): Promise<BatchStatus> {
     return (await (await this.request(`/v1/batches/${encodeURIComponent(batchId)}`)).json()) as BatchStatus;
+  }
+
+  /** A finished batch's summary (written with its manifest); undefined for an unfinished or cancelled batch, or a server without summaries. */
+  async batchSummary(batchId: string): Promise<BatchSummary | undefined> {
+    const response = await this.request(`/v1/batches/${encodeURIComponent(batchId)}/summary`, {}, [404, 409]);
+    return response.ok ? ((await response.json()) as BatchSummary) : undefined;
   }
 
   async listBatches(query: { state?: string; limit: number; cursor?: string }): Promise<{ batches: BatchStatus[]; next: string | null }> {

@@ -25,15 +25,22 @@ function cachedNote(status: BatchStatus): string {
   return ` (${status.cached} from the result cache, ${Math.round((status.cacheHitRate ?? 0) * 100)}% hit rate)`;
 }
 
-/** A one-screen summary: counts, speed, failures by code and the first few results. */
+/**
+ * A one-screen summary: counts, speed, failures by code and the first few results. Failures by
+ * code come from the batch's summary object when it has one (a finished batch), else from its
+ * result lines (a cancelled batch).
+ */
 export async function batchSummary(client: ApiClient, status: BatchStatus, sampleCount = 5): Promise<string> {
-  const failuresByCode = new Map<string, number>();
+  const summary = await client.batchSummary(status.id);
+  const failuresByCode = new Map<string, number>(Object.entries(summary?.failures ?? {}));
   const samples: ResultLine[] = [];
   for await (const raw of client.results(status.id)) {
     const line = JSON.parse(raw) as ResultLine | SkippedLine;
     if (line.status === 'skipped') continue;
-    if (line.status === 'failed' && line.error) failuresByCode.set(line.error.code, (failuresByCode.get(line.error.code) ?? 0) + 1);
-    else if (samples.length < sampleCount) samples.push(line);
+    if (line.status === 'failed' && line.error) {
+      if (!summary) failuresByCode.set(line.error.code, (failuresByCode.get(line.error.code) ?? 0) + 1);
+    } else if (samples.length < sampleCount) samples.push(line);
+    else if (summary) break;
   }
   const seconds = status.finishedAt ? (Date.parse(status.finishedAt) - Date.parse(status.createdAt)) / 1000 : null;
   const reasons = Object.entries(status.skippedReasons ?? {}).map(([reason, count]) => `${count} ${SKIP_WORDS[reason as SkipReason]}`);

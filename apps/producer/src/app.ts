@@ -6,6 +6,7 @@ import { isRedisUnavailable } from '@imagefleet/jobs';
 import type { ProducerDeps } from './deps.js';
 import { BatchLister } from './lister.js';
 import { batchRoutes } from './routes/batches.js';
+import { batchSummaryRoutes } from './routes/batch-summary.js';
 import { batchListingRoutes } from './routes/batch-listing.js';
 import { fleetModelRoutes } from './routes/fleet-models.js';
 import { fleetControlRoutes } from './routes/fleet-control.js';
@@ -95,6 +96,7 @@ export async function buildProducerApp(deps: ProducerDeps): Promise<ProducerApp>
     installAuth(guarded, { enabled: deps.config.auth, keys: deps.apiKeys });
     await registerRateLimit(guarded, deps.config, deps.redis);
     await guarded.register(batchRoutes(deps, lister));
+    await guarded.register(batchSummaryRoutes(deps));
     await guarded.register(batchListingRoutes(deps));
     await guarded.register(fleetModelRoutes(deps));
     await guarded.register(fleetControlRoutes(deps));

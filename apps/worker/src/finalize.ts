@@ -2,10 +2,12 @@ import type { FinalizeJobData } from '@imagefleet/core';
 import type { WorkJob } from '@imagefleet/jobs';
 import type { WorkerDeps } from './deps.js';
 import { storePendingResults, writeManifest } from './manifest.js';
+import { batchSummary, writeSummary } from './batch-summary.js';
 
 /**
  * Finishes a batch once every input has an outcome: stores result objects still waiting in Redis,
- * writes manifest.jsonl from the recorded outcomes, marks the batch finished, queues the webhook
+ * writes manifest.jsonl from the recorded outcomes, then summary.json beside it (both before the
+ * batch is marked finished, so a finished batch has both), marks the batch finished, queues the webhook
  * (delivered by its own queue's consumers, so a slow receiver never holds up another batch).
  * Idempotent and resumable: any failure leaves the batch running with its manifest absent or
  * complete, and a re-run (BullMQ's retries, then the reconciler) starts over. A skipped run (not
@@ -34,10 +36,12 @@ export function createFinalizeProcessor(deps: WorkerDeps) {
       const store = deps.stores.open(batch.resultsUrl);
       const { stored, unstorable } = await storePendingResults(deps, batch, store, log);
       // A refused result object turned an ok outcome into a failure: the counters moved.
-      const failed = unstorable > 0 ? ((await deps.batches.get(batchId))?.failed ?? batch.failed) : batch.failed;
-      const lines = await writeManifest(deps, batch, store);
+      const counted = unstorable > 0 ? ((await deps.batches.get(batchId)) ?? batch) : batch;
+      const { failed } = counted;
+      const { lines, failures } = await writeManifest(deps, batch, store);
       const state = failed > 0 ? 'completed_with_errors' : 'completed';
       const finishedAt = new Date();
+      await writeSummary(store, batchSummary(counted, state, finishedAt, failures));
       const finished = await deps.batches.markFinished(batchId, state, finishedAt, { webhook: batch.webhook !== undefined });
       if (finished === 'pending_results') throw new Error('a result object was recorded while the manifest was written; finalizing again');
       if (finished !== 'finished') {

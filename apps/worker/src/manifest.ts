@@ -5,6 +5,7 @@ import { mapOrdered, resultLayout, withStorageRetries, type BlobStore } from '@i
 import type { WorkerDeps } from './deps.js';
 import { putResultLine } from './result-writer.js';
 import { storeDocumentResult } from './document-join.js';
+import { FailureTally } from './batch-summary.js';
 
 const CONCURRENCY = 16;
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
@@ -68,17 +69,23 @@ async function lineOf(store: BlobStore, batch: BatchRecord, outcome: RecordedOut
  * memory stays flat), each with its result object, then the skipped inputs the batch kept
  * (`{"key","status":"skipped","reason"}`, at most SKIPPED_KEYS_KEPT; the status counts them all). Written as one object (a temporary file or a
  * multipart upload completed at the end): complete or not at all. Reports progress on the batch.
+ * Returns the number of outcome lines and the failed inputs per error code.
  */
-export async function writeManifest(deps: WorkerDeps, batch: BatchRecord, store: BlobStore): Promise<number> {
+export async function writeManifest(deps: WorkerDeps, batch: BatchRecord, store: BlobStore): Promise<{ lines: number; failures: Record<string, number> }> {
   let lines = 0;
+  const failures = new FailureTally();
   async function* manifestLines(): AsyncGenerator<string> {
     for await (const page of deps.batches.outcomes(batch.id)) {
-      for await (const line of mapOrdered(once(page), CONCURRENCY, (outcome) => lineOf(store, batch, outcome))) yield line;
+      const written = mapOrdered(once(page), CONCURRENCY, async (outcome) => ({ outcome, line: await lineOf(store, batch, outcome) }));
+      for await (const { outcome, line } of written) {
+        failures.add(outcome, line);
+        yield line;
+      }
       lines += page.length;
       await deps.batches.note(batch.id, { finalizeLines: lines });
     }
     for await (const page of deps.batches.skippedLines(batch.id)) for (const line of page) yield `${line}\n`;
   }
   await store.putStream(resultLayout.manifestKey(batch.id), Readable.from(manifestLines()), { contentType: 'application/x-ndjson' });
-  return lines;
+  return { lines, failures: failures.byCode };
 }

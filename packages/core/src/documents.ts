@@ -9,3 +9,8 @@ export function pageKey(key: string, page: number): string {
 export function resultKeyOf(data: Pick<ImageJobData, 'source' | 'page'>): string {
   return data.page === undefined ? data.source.key : pageKey(data.source.key, data.page);
 }
+
+/** Whether a result line's key is a page's (`<key>#page=<n>`): a listed input's key ends in its extension, never so. */
+export function isPageKey(key: string): boolean {
+  return /#page=[1-9]\d*$/.test(key);
+}

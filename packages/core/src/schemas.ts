@@ -68,6 +68,31 @@ export interface BatchStatus {
 }
 
 /**
+ * What a finished batch came to, written by finalize beside its manifest (`<batchId>/summary.json`
+ * in the results store, with the same whole-or-nothing write) and served by
+ * GET /v1/batches/:id/summary. Counts as in BatchStatus; `failures` counts the failed inputs per
+ * error code (summing to `failed`).
+ */
+export interface BatchSummary {
+  batchId: string;
+  task: string;
+  model?: string;
+  state: 'completed' | 'completed_with_errors';
+  total: number;
+  completed: number;
+  failed: number;
+  skipped: number;
+  documents: number;
+  pages: number;
+  cached: number;
+  cacheHitRate: number;
+  failures: Record<string, number>;
+  skippedReasons: Partial<Record<SkipReason, number>>;
+  createdAt: string;
+  finishedAt: string;
+}
+
+/**
  * lister: no producer is listing the source right now (one takes it over when the lock expires);
  * room: its producer is listing, paused because LISTING_AHEAD of its inputs wait in the queue
  * (listing continues as they finish); storage: inputs are waiting out storage errors; finalizing:

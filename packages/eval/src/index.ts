@@ -7,3 +7,5 @@ export * from './evaluate.js';
 export * from './labels.js';
 export * from './markdown.js';
 export * from './sample/write-sample.js';
+export * from './sample/pdf.js';
+export * from './sample/invoices.js';

@@ -1,3 +1,4 @@
+import { isPageKey } from '@imagefleet/core';
 import type { Label, Prediction } from './evaluate.js';
 
 /** A labels file the eval cannot use; the message names the line. */
@@ -43,12 +44,15 @@ function labelKeyOf(resultKey: string, labelKeys: ReadonlySet<string>): string |
 /**
  * The labelled inputs' results from a batch's result lines (NDJSON, as GET /v1/batches/:id/results
  * streams them); lines of unlabelled inputs are dropped as they pass, so memory follows the labels.
+ * A document (PDF, multi-page TIFF) is scored by its joined result under its own key, whose
+ * `output` is the whole invoice; its pages' lines (`<key>#page=<n>`) are never predictions.
  */
 export async function collectPredictions(labels: Label[], resultLines: AsyncIterable<string>): Promise<Map<string, Prediction>> {
   const labelKeys = new Set(labels.map((label) => label.key));
   const predictions = new Map<string, Prediction>();
   for await (const text of resultLines) {
     const line = JSON.parse(text) as { key: string; status: string; result?: { output?: unknown }; error?: { code?: string } };
+    if (isPageKey(line.key)) continue;
     const key = labelKeyOf(line.key, labelKeys);
     if (key === undefined || line.status === 'skipped') continue;
     const output = line.result?.output;

@@ -3,6 +3,7 @@ import { ImagefleetError } from '@imagefleet/core';
 import { looksLikePdf, pdfPageCount, renderPdfPage } from './pdf.js';
 import { prepareImage, type ImageBudget, type ImageLimits, type PreparedImage } from './prepare.js';
 import { sniffImageFormat, type ImageFormat } from './sniff.js';
+import { wideTiffPages } from './wide-tiff.js';
 
 /** Inputs whose pages are analysed one by one: PDF, multi-page TIFF, multi-frame GIF and WebP. */
 export type DocumentFormat = 'pdf' | 'tiff' | 'gif' | 'webp';
@@ -33,10 +34,11 @@ export async function inspectDocument(bytes: Buffer): Promise<DocumentInfo | und
   }
   const sniffed = sniffImageFormat(bytes);
   if (sniffed.kind !== 'image' || !MULTI_PAGE_FORMATS.has(sniffed.format)) return undefined;
-  // Header only. A header libvips cannot read is left to prepareImage, which names the failure.
+  // Header only. A header libvips cannot read is counted by the wide-sample TIFF reader when it
+  // is one, else left to prepareImage, which names the failure.
   const pages = await sharp(bytes, { limitInputPixels: false }).metadata().then(
     (metadata) => metadata.pages ?? 1,
-    () => 1,
+    async () => (sniffed.format === 'tiff' ? await wideTiffPages(bytes) : undefined) ?? 1,
   );
   return pages > 1 ? { format: sniffed.format as DocumentFormat, pages } : undefined;
 }

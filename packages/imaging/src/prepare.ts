@@ -1,7 +1,8 @@
 import sharp from 'sharp';
-import type { Metadata } from 'sharp';
+import type { Metadata, Sharp } from 'sharp';
 import { ImagefleetError } from '@imagefleet/core';
 import { sniffImageFormat, type ImageFormat } from './sniff.js';
+import { readWideTiffPage, wideTiffPages } from './wide-tiff.js';
 
 // libvips' operation cache only helps when the same image is processed again; a worker sees a
 // stream of distinct images, so the cache would only hold memory.
@@ -66,6 +67,7 @@ export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: I
     // Header only (no pixels are decoded), so our own limit check below can name the size.
     metadata = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (error) {
+    if (sniffed.format === 'tiff' && (await wideTiffPages(bytes)) !== undefined) return prepareWideTiff(bytes, page ?? 0, limits, budget);
     throw decodeError(error);
   }
   const { width, height } = metadata;
@@ -74,17 +76,20 @@ export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: I
     throw new ImagefleetError('too_many_pixels', `Image is ${width}x${height} = ${width * height} pixels, over the limit of ${limits.maxPixels}`);
   }
   const hasAlpha = metadata.hasAlpha ?? false;
+  const source = { format: sniffed.format, width, height, bytes: bytes.length, hasAlpha, orientation: metadata.orientation };
+  return toBudget(sharp(bytes, options).rotate(), source, budget);
+}
+
+/** The upright pipeline resized to the budget, as raw sRGB pixels (alpha kept only when the source has it). */
+async function toBudget(upright: Sharp, source: SourceImageInfo, budget: ImageBudget): Promise<PreparedImage> {
   try {
-    const pipeline = sharp(bytes, options)
-      .rotate()
-      .resize({ width: budget.maxSide, height: budget.maxSide, fit: 'inside', withoutEnlargement: true })
-      .toColourspace('srgb');
-    const { data, info } = await (hasAlpha ? pipeline.ensureAlpha() : pipeline.removeAlpha())
+    const pipeline = upright.resize({ width: budget.maxSide, height: budget.maxSide, fit: 'inside', withoutEnlargement: true }).toColourspace('srgb');
+    const { data, info } = await (source.hasAlpha ? pipeline.ensureAlpha() : pipeline.removeAlpha())
       .raw()
       .toBuffer({ resolveWithObject: true });
     return {
-      source: { format: sniffed.format, width, height, bytes: bytes.length, hasAlpha, orientation: metadata.orientation },
-      exifRotated: metadata.orientation !== undefined && metadata.orientation !== 1,
+      source,
+      exifRotated: source.orientation !== undefined && source.orientation !== 1,
       width: info.width,
       height: info.height,
       channels: info.channels === 4 ? 4 : 3,
@@ -93,4 +98,11 @@ export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: I
   } catch (error) {
     throw decodeError(error);
   }
+}
+
+/** A page of a TIFF whose samples libvips cannot read (over 32 bits), decoded by wide-tiff.ts, then as any image. */
+async function prepareWideTiff(bytes: Buffer, page: number, limits: ImageLimits, budget: ImageBudget): Promise<PreparedImage> {
+  const wide = await readWideTiffPage(bytes, page, limits.maxPixels);
+  const source = { format: 'tiff' as const, width: wide.width, height: wide.height, bytes: bytes.length, hasAlpha: wide.channels % 2 === 0, orientation: undefined };
+  return toBudget(sharp(wide.pixels, { raw: { width: wide.width, height: wide.height, channels: wide.channels } }), source, budget);
 }

@@ -45,7 +45,8 @@ export async function evalSample(out: string | undefined, count: string | undefi
   };
   const sets = await writeEvalSample(out, { count: number(count, '--count', 1000), seed: number(seed, '--seed', 1_000_000) });
   for (const set of sets) {
-    process.stdout.write(`${set.task}: ${set.count} images in ${set.dir}, labels ${set.labels}\n`);
+    const documents = set.documents > 0 ? ` (${set.documents} of them two-page PDFs)` : '';
+    process.stdout.write(`${set.task}: ${set.count} inputs${documents} in ${set.dir}, labels ${set.labels}\n`);
     process.stdout.write(`  imagefleet submit ${set.dir} --task ${set.task} --wait   then   imagefleet eval <batchId> --labels ${set.labels} --out ${set.task}-report.md\n`);
   }
   return ExitCode.ok;

@@ -57,12 +57,16 @@ const PRODUCTS = ['Printer paper A4', 'Toner cartridge', 'Desk lamp', 'Shipping 
 
 const cents = (amount: number) => (amount / 100).toFixed(2);
 
-/** Field values of invoice `index`, from the seed: 1-5 line items, tax at 20% (rounded to the cent). */
+/** Every second invoice (the 2nd, 4th, …) is a two-page PDF: so each layout has one of each kind in six. */
+export const isTwoPageInvoice = (index: number): boolean => index % 2 === 1;
+
+/** Field values of invoice `index`, from the seed: 1-5 line items (3-6 on a two-page one), tax at 20% (rounded to the cent). */
 export function invoiceFields(index: number, seed: number): InvoiceFields {
   const random = seededRandom(seed * 1000 + index);
   const layout = LAYOUTS[index % LAYOUTS.length]!;
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)]!;
-  const lineItems = Array.from({ length: 1 + Math.floor(random() * 5) }, () => {
+  const items = isTwoPageInvoice(index) ? 3 + Math.floor(random() * 4) : 1 + Math.floor(random() * 5);
+  const lineItems = Array.from({ length: items }, () => {
     const quantity = 1 + Math.floor(random() * 12);
     const unit = 100 + Math.floor(random() * 40_000);
     return { description: pick(PRODUCTS), quantity: String(quantity), unitPrice: cents(unit), amount: cents(unit * quantity) };
@@ -86,20 +90,57 @@ export function invoiceFields(index: number, seed: number): InvoiceFields {
 
 const WIDTH = 900;
 const HEIGHT = 1200;
+/** Every invoice page's size in pixels. */
+export const INVOICE_PAGE = { width: WIDTH, height: HEIGHT } as const;
 
 function text(x: number, y: number, value: string, options: { size?: number; weight?: string; anchor?: string } = {}): string {
   return `<text x="${x}" y="${y}" font-family="DejaVu Sans, Liberation Sans, sans-serif" font-size="${options.size ?? 20}" font-weight="${options.weight ?? 'normal'}" text-anchor="${options.anchor ?? 'start'}" fill="#111">${escapeXml(value)}</text>`;
 }
 
-/** One page as SVG, in the layout of invoice `index`: header placement, labels and number formats differ per layout. */
-export function invoiceSvg(fields: InvoiceFields, index: number): string {
-  const layout = LAYOUTS[index % LAYOUTS.length]!;
-  const parts: string[] = [];
+const svgPage = (parts: string[]) => `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}"><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>`;
+
+/** Vendor and title, left or right per layout. */
+function drawTitle(parts: string[], layout: Layout, fields: InvoiceFields, title: string): void {
   const right = layout.name === 'european';
-  const headerX = right ? WIDTH - 60 : 60;
-  const anchor = right ? 'end' : 'start';
-  parts.push(text(headerX, 90, fields.vendor, { size: 34, weight: 'bold', anchor }));
-  parts.push(text(headerX, 130, layout.name === 'european' ? 'Rechnung / Invoice' : layout.name === 'compact' ? 'TAX INVOICE' : 'INVOICE', { size: 24, anchor }));
+  const [x, anchor] = right ? [WIDTH - 60, 'end'] : [60, 'start'];
+  parts.push(text(x, 90, fields.vendor, { size: 34, weight: 'bold', anchor }), text(x, 130, title, { size: 24, anchor }));
+}
+
+/** The line items table from `top`; returns the y below its last row. */
+function drawItems(parts: string[], layout: Layout, items: InvoiceItem[], top: number): number {
+  // Description left-aligned; quantity, unit price and amount right-aligned at these x.
+  const columns = [60, 470, 660, WIDTH - 60];
+  parts.push(`<line x1="60" y1="${top + 12}" x2="${WIDTH - 60}" y2="${top + 12}" stroke="#111" stroke-width="2"/>`);
+  ['Description', 'Qty', 'Unit price', 'Amount'].forEach((header, column) => parts.push(text(columns[column]!, top, header, { weight: 'bold', anchor: column === 0 ? 'start' : 'end' })));
+  items.forEach((item, row) => {
+    const y = top + 50 + row * 36;
+    parts.push(text(columns[0]!, y, item.description), text(columns[1]!, y, item.quantity, { anchor: 'end' }), text(columns[2]!, y, layout.amount(item.unitPrice), { anchor: 'end' }), text(columns[3]!, y, layout.amount(item.amount), { anchor: 'end' }));
+  });
+  return top + 50 + items.length * 36;
+}
+
+function drawTotals(parts: string[], layout: Layout, fields: InvoiceFields, top: number): void {
+  const totals: [string, string][] = [
+    ['Subtotal', fields.subtotal],
+    [layout.name === 'european' ? 'MwSt. 20%' : 'Tax 20%', fields.tax],
+    ['Total', fields.total],
+  ];
+  totals.forEach(([label, value], row) => {
+    const y = top + 40 + row * 36;
+    const weight = label === 'Total' ? 'bold' : 'normal';
+    parts.push(text(500, y, label, { weight }), text(WIDTH - 60, y, layout.amount(value), { weight, anchor: 'end' }));
+  });
+}
+
+/**
+ * Invoice `index` as SVG pages in its layout (header placement, labels and number formats differ
+ * per layout). A two-page invoice has its header and the first half of its line items on page 1,
+ * the rest and the totals on page 2 (under a short continuation header); the others, one page.
+ */
+export function invoicePages(fields: InvoiceFields, index: number): string[] {
+  const layout = LAYOUTS[index % LAYOUTS.length]!;
+  const first: string[] = [];
+  drawTitle(first, layout, fields, layout.name === 'european' ? 'Rechnung / Invoice' : layout.name === 'compact' ? 'TAX INVOICE' : 'INVOICE');
   const meta: [string, string][] = [
     [layout.name === 'european' ? 'Rechnungsnr.' : 'Invoice no.', fields.invoiceNumber],
     [layout.name === 'european' ? 'Datum' : 'Issue date', layout.date(fields.issueDate)],
@@ -108,27 +149,18 @@ export function invoiceSvg(fields: InvoiceFields, index: number): string {
   ];
   meta.forEach(([label, value], row) => {
     const y = 200 + row * 34;
-    parts.push(text(60, y, `${label}:`, { weight: 'bold' }), text(280, y, value));
+    first.push(text(60, y, `${label}:`, { weight: 'bold' }), text(280, y, value));
   });
   const tableTop = layout.name === 'compact' ? 380 : 420;
-  // Description left-aligned; quantity, unit price and amount right-aligned at these x.
-  const columns = [60, 470, 660, WIDTH - 60];
-  parts.push(`<line x1="60" y1="${tableTop + 12}" x2="${WIDTH - 60}" y2="${tableTop + 12}" stroke="#111" stroke-width="2"/>`);
-  ['Description', 'Qty', 'Unit price', 'Amount'].forEach((header, column) => parts.push(text(columns[column]!, tableTop, header, { weight: 'bold', anchor: column === 0 ? 'start' : 'end' })));
-  fields.lineItems.forEach((item, row) => {
-    const y = tableTop + 50 + row * 36;
-    parts.push(text(columns[0]!, y, item.description), text(columns[1]!, y, item.quantity, { anchor: 'end' }), text(columns[2]!, y, layout.amount(item.unitPrice), { anchor: 'end' }), text(columns[3]!, y, layout.amount(item.amount), { anchor: 'end' }));
-  });
-  const totalsTop = tableTop + 90 + fields.lineItems.length * 36;
-  const totals: [string, string][] = [
-    ['Subtotal', fields.subtotal],
-    [layout.name === 'european' ? 'MwSt. 20%' : 'Tax 20%', fields.tax],
-    ['Total', fields.total],
-  ];
-  totals.forEach(([label, value], row) => {
-    const y = totalsTop + row * 36;
-    const weight = label === 'Total' ? 'bold' : 'normal';
-    parts.push(text(500, y, label, { weight }), text(columns[3]!, y, layout.amount(value), { weight, anchor: 'end' }));
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}"><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>`;
+  if (!isTwoPageInvoice(index)) {
+    drawTotals(first, layout, fields, drawItems(first, layout, fields.lineItems, tableTop));
+    return [svgPage(first)];
+  }
+  const split = Math.ceil(fields.lineItems.length / 2);
+  const below = drawItems(first, layout, fields.lineItems.slice(0, split), tableTop);
+  first.push(text(WIDTH - 60, below + 40, layout.name === 'european' ? 'Fortsetzung auf Seite 2' : 'Continued on page 2', { anchor: 'end' }));
+  const second: string[] = [];
+  drawTitle(second, layout, fields, `${layout.name === 'european' ? 'Seite 2' : 'Page 2'}: ${fields.invoiceNumber}`);
+  drawTotals(second, layout, fields, drawItems(second, layout, fields.lineItems.slice(split), 220));
+  return [svgPage(first), svgPage(second)];
 }
