@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { StoreRegistry } from '@imagefleet/storage';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { apiKey } from '../helpers/http.js';
 import { syntheticPhoto } from '../helpers/images.js';
-import { ARTIFACTS_DIR, accessibilityViolations, focusedName, launchChromium } from '../helpers/browser.js';
+import { ARTIFACTS_DIR, focusedName, launchChromium } from '../helpers/browser.js';
+import { CONSOLE_WAIT_MS as WAIT_MS, assertAccessible, openConsole as openConsolePage, resultCards, signInByKeyboard, summaryValue, waitForBatchState } from '../helpers/console-page.js';
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a real
@@ -17,7 +18,6 @@ import { ARTIFACTS_DIR, accessibilityViolations, focusedName, launchChromium } f
  */
 const GOOD = ['good-0.jpg', 'good-1.jpg', 'good-2.jpg', 'good-3.jpg', 'good-4.jpg'];
 const BAD: Record<string, string> = { 'empty.jpg': 'empty', 'text.jpg': 'not_an_image' };
-const WAIT_MS = 90_000;
 
 let services: TestServices;
 let stores: StoreRegistry;
@@ -57,30 +57,7 @@ after(async () => {
   if (folder) await rm(folder, { recursive: true, force: true });
 });
 
-async function openConsole(width = 1280): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true });
-  const page = await context.newPage();
-  await page.goto(`${baseUrl}/`);
-  return page;
-}
-
-/** Signs in from the keyboard alone: Tab to the key field, type, Enter. */
-async function signInByKeyboard(page: Page, token: string): Promise<void> {
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-  await page.keyboard.press('Tab');
-  assert.equal(await focusedName(page), 'Skip to content', 'the first Tab stop is the skip link');
-  for (let stops = 0; stops < 5 && !(await page.getByLabel('API key').evaluate((element) => element === element.ownerDocument.activeElement)); stops++) await page.keyboard.press('Tab');
-  await page.keyboard.type(token);
-  await page.keyboard.press('Enter');
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
-}
-
-const resultCards = (page: Page) => page.getByRole('list', { name: 'Results' }).getByRole('listitem');
-
-async function assertAccessible(page: Page, where: string): Promise<void> {
-  const violations = await accessibilityViolations(page);
-  assert.deepEqual(violations, [], `${where}: ${JSON.stringify(violations, null, 1)}`);
-}
+const openConsole = (width = 1280) => openConsolePage(browser, baseUrl, width);
 
 test('submit a folder batch, watch it finish, open a result, filter failures, download JSONL and CSV', async () => {
   const page = await openConsole();
@@ -103,7 +80,7 @@ test('submit a folder batch, watch it finish, open a result, filter failures, do
   await page.waitForURL(/#\/batches\//);
   batchId = decodeURIComponent(new URL(page.url()).hash.replace('#/batches/', ''));
 
-  await page.getByTestId('batch-state').filter({ hasText: /^completed with errors$/ }).waitFor({ timeout: WAIT_MS });
+  await waitForBatchState(page, 'completed with errors');
   await resultCards(page).nth(GOOD.length + Object.keys(BAD).length - 1).waitFor({ timeout: WAIT_MS });
   assert.equal(await resultCards(page).count(), GOOD.length + Object.keys(BAD).length);
   await page.locator('.grid img.thumb').nth(GOOD.length - 1).waitFor({ timeout: WAIT_MS });
@@ -111,6 +88,8 @@ test('submit a folder batch, watch it finish, open a result, filter failures, do
   assert.match(await page.getByRole('button', { name: 'Open result empty.jpg' }).innerText(), /no preview \(empty\)/);
   assert.equal(await page.getByRole('button', { name: 'Retry failed' }).isEnabled(), true, 'failed inputs can be retried');
   assert.equal(await page.getByRole('button', { name: 'Cancel' }).isDisabled(), true, 'a finished batch cannot be cancelled');
+  assert.equal(await summaryValue(page, 'Priority').innerText(), '1');
+  assert.equal(await summaryValue(page, 'Cached').innerText(), '0 (0 % hit rate)', 'a pixel task is never answered from the result cache');
   await assertAccessible(page, 'batch page');
 
   // Open a result from the keyboard; Escape closes it and gives focus back to its card.
@@ -159,6 +138,7 @@ test('an upload shows its result beside the image when it is ready', async () =>
   await page.getByRole('link', { name: 'Upload' }).click();
   await page.getByLabel('Image', { exact: true }).setInputFiles({ name: 'shelf.jpg', mimeType: 'image/jpeg', buffer: await syntheticPhoto(42, 800, 600) });
   await page.getByLabel('Task').selectOption('inspect');
+  await page.getByLabel('Model').locator('option[value="none"]').waitFor({ state: 'attached', timeout: WAIT_MS });
   await page.getByRole('button', { name: 'Upload' }).click();
   await page.getByTestId('job-state').filter({ hasText: /^completed$/ }).waitFor({ timeout: WAIT_MS });
   await page.locator('.job img.thumb').waitFor({ timeout: WAIT_MS });
