@@ -42,7 +42,7 @@ export function BatchPage({ batchId }: { batchId: string }) {
         <div><dt>Model</dt><dd>{batch.model ?? 'any worker'}</dd></div>
         <div><dt>Cached</dt><dd data-testid="batch-cached">{batch.cached ?? 0} ({formatShare(batch.cacheHitRate ?? 0)} hit rate)</dd></div>
         {(batch.documents ?? 0) > 0 && <div><dt>Documents</dt><dd data-testid="batch-documents">{batch.documents} ({batch.pages} pages)</dd></div>}
-        {batch.detail && <div><dt>Waiting</dt><dd>{batch.detail}</dd></div>}
+        {batch.detail && <div class="wide"><dt>Waiting</dt><dd>{batch.detail}</dd></div>}
       </dl>
       <BatchActions batch={batch} onChange={status.refresh} />
       <h2>Results</h2>
