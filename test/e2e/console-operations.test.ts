@@ -1,18 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { StoreRegistry } from '@imagefleet/storage';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
-import { startTestFleet } from '../helpers/test-fleet.js';
+import type { startTestFleet } from '../helpers/test-fleet.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
 import { apiKey } from '../helpers/http.js';
 import { syntheticPhoto, truncated } from '../helpers/images.js';
 import { multiPageImage } from '../helpers/documents.js';
-import { ARTIFACTS_DIR, launchChromium } from '../helpers/browser.js';
-import { CONSOLE_WAIT_MS, openConsole, resultCards, signInByKeyboard, submitFolderBatch, summaryValue, waitForBatchState } from '../helpers/console-page.js';
+import { ARTIFACTS_DIR } from '../helpers/browser.js';
+import { CONSOLE_WAIT_MS, openConsole, resultCards, signInByKeyboard, startConsoleFleet, submitFolderBatch, summaryValue, waitForBatchState } from '../helpers/console-page.js';
 
 /**
  * The console's batch and fleet operations in a real browser against a real fleet: retry failed,
@@ -23,10 +21,8 @@ const MANY = 12;
 /** Batch ids derive from (task, source, options, model): each batch gets a folder of its own. */
 const LATER = ['one-0', 'one-1', 'one-2', 'one-3', 'one-4', 'one-5', 'one-6', 'one-7'];
 
-let services: TestServices;
-let stores: StoreRegistry;
+let consoleFleet: Awaited<ReturnType<typeof startConsoleFleet>>;
 let root: string;
-const prefixes: string[] = [];
 let fleet: Awaited<ReturnType<typeof startTestFleet>>;
 let baseUrl: string;
 let browser: Browser;
@@ -48,27 +44,13 @@ before(async () => {
     for (const name of ['many', 'many-too']) await writeFile(join(folder(name), `photo-${index}.jpg`), photo);
   }
   for (const name of LATER) await writeFile(join(folder(name), 'only.jpg'), await syntheticPhoto(7, 320, 240));
-  services = await startServices();
-  await Promise.all(['results', 'uploads'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  fleet = await startTestFleet(services, stores, prefixes, { AUTH: 'on', LOCAL_SOURCE_ROOTS: root });
-  fleet.startWorker();
-  baseUrl = await fleet.producer.app.listen({ host: '127.0.0.1', port: 0 });
+  consoleFleet = await startConsoleFleet(root);
+  ({ fleet, baseUrl, browser } = consoleFleet);
   user = await apiKey(fleet.producer, ['submit', 'read'], 'catalog-team');
   admin = await apiKey(fleet.producer, ['admin'], 'operator');
-  browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  await fleet?.close();
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-  if (root) await rm(root, { recursive: true, force: true });
-});
+after(() => consoleFleet?.close());
 
 async function signedIn(token: string): Promise<Page> {
   const page = await openConsole(browser, baseUrl);

@@ -1,16 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { StoreRegistry } from '@imagefleet/storage';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
-import { startTestFleet } from '../helpers/test-fleet.js';
+import type { startTestFleet } from '../helpers/test-fleet.js';
 import { apiKey } from '../helpers/http.js';
 import { syntheticPhoto } from '../helpers/images.js';
-import { ARTIFACTS_DIR, focusedName, launchChromium } from '../helpers/browser.js';
-import { CONSOLE_WAIT_MS as WAIT_MS, assertAccessible, openConsole as openConsolePage, resultCards, signInByKeyboard, summaryValue, waitForBatchState } from '../helpers/console-page.js';
+import { ARTIFACTS_DIR, focusedName } from '../helpers/browser.js';
+import { CONSOLE_WAIT_MS as WAIT_MS, assertAccessible, openConsole as openConsolePage, resultCards, signInByKeyboard, startConsoleFleet, summaryValue, waitForBatchState } from '../helpers/console-page.js';
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a real
@@ -19,10 +17,8 @@ import { CONSOLE_WAIT_MS as WAIT_MS, assertAccessible, openConsole as openConsol
 const GOOD = ['good-0.jpg', 'good-1.jpg', 'good-2.jpg', 'good-3.jpg', 'good-4.jpg'];
 const BAD: Record<string, string> = { 'empty.jpg': 'empty', 'text.jpg': 'not_an_image' };
 
-let services: TestServices;
-let stores: StoreRegistry;
+let consoleFleet: Awaited<ReturnType<typeof startConsoleFleet>>;
 let folder: string;
-const prefixes: string[] = [];
 let fleet: Awaited<ReturnType<typeof startTestFleet>>;
 let baseUrl: string;
 let browser: Browser;
@@ -36,26 +32,12 @@ before(async () => {
   await writeFile(join(folder, 'empty.jpg'), Buffer.alloc(0));
   await writeFile(join(folder, 'text.jpg'), 'a text file wearing a .jpg name');
   await writeFile(join(folder, 'notes.txt'), 'skipped by extension');
-  services = await startServices();
-  await Promise.all(['results', 'uploads'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  fleet = await startTestFleet(services, stores, prefixes, { AUTH: 'on', LOCAL_SOURCE_ROOTS: folder });
-  fleet.startWorker();
-  baseUrl = await fleet.producer.app.listen({ host: '127.0.0.1', port: 0 });
+  consoleFleet = await startConsoleFleet(folder);
+  ({ fleet, baseUrl, browser } = consoleFleet);
   user = await apiKey(fleet.producer, ['submit', 'read'], 'catalog-team');
-  browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  await fleet?.close();
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-  if (folder) await rm(folder, { recursive: true, force: true });
-});
+after(() => consoleFleet?.close());
 
 const openConsole = (width = 1280) => openConsolePage(browser, baseUrl, width);
 

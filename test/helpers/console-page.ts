@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { accessibilityViolations, focusedName } from './browser.js';
+import { StoreRegistry } from '@imagefleet/storage';
+import { accessibilityViolations, focusedName, launchChromium } from './browser.js';
+import { ensureBucket, startServices } from './services.js';
+import { cleanUpFleetTests, startTestFleet } from './test-fleet.js';
 
 /** How long a console test waits for the fleet (listing, workers, finalize) to show something. */
 export const CONSOLE_WAIT_MS = 90_000;
@@ -52,4 +55,30 @@ export async function waitForBatchState(page: Page, state: string, timeout = CON
 /** A value of the batch page's summary (the <dd> after the <dt> named `term`). */
 export function summaryValue(page: Page, term: string): Locator {
   return page.locator('.summary div').filter({ has: page.locator('dt', { hasText: new RegExp(`^${term}$`) }) }).locator('dd');
+}
+
+/**
+ * A real fleet for the browser: services, the producer listening on a port (API keys on, folders
+ * under `sourceRoot` as sources), one inspect worker, and chromium. `close` undoes all of it and
+ * removes `sourceRoot`.
+ */
+export async function startConsoleFleet(sourceRoot: string) {
+  const services = await startServices();
+  await Promise.all(['results', 'uploads'].map((bucket) => ensureBucket(services, bucket)));
+  const stores = new StoreRegistry(services.s3);
+  const prefixes: string[] = [];
+  const fleet = await startTestFleet(services, stores, prefixes, { AUTH: 'on', LOCAL_SOURCE_ROOTS: sourceRoot });
+  fleet.startWorker();
+  const baseUrl = await fleet.producer.app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await launchChromium();
+  return {
+    fleet,
+    baseUrl,
+    browser,
+    async close() {
+      await browser.close();
+      await fleet.close();
+      await cleanUpFleetTests({ services, stores, prefixes, dir: sourceRoot });
+    },
+  };
 }
