@@ -1,15 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { StoreRegistry } from '@imagefleet/storage';
-import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
-import { startTestFleet } from '../helpers/test-fleet.js';
+import type { Browser } from 'playwright-core';
+import type { startTestFleet } from '../helpers/test-fleet.js';
 import { apiKey } from '../helpers/http.js';
 import { syntheticPhoto } from '../helpers/images.js';
-import { ARTIFACTS_DIR, accessibilityViolations, focusedName, launchChromium } from '../helpers/browser.js';
+import { ARTIFACTS_DIR, focusedName } from '../helpers/browser.js';
+import { CONSOLE_WAIT_MS as WAIT_MS, assertAccessible, openConsole as openConsolePage, resultCards, signInByKeyboard, startConsoleFleet, summaryValue, waitForBatchState } from '../helpers/console-page.js';
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a real
@@ -17,12 +16,9 @@ import { ARTIFACTS_DIR, accessibilityViolations, focusedName, launchChromium } f
  */
 const GOOD = ['good-0.jpg', 'good-1.jpg', 'good-2.jpg', 'good-3.jpg', 'good-4.jpg'];
 const BAD: Record<string, string> = { 'empty.jpg': 'empty', 'text.jpg': 'not_an_image' };
-const WAIT_MS = 90_000;
 
-let services: TestServices;
-let stores: StoreRegistry;
+let consoleFleet: Awaited<ReturnType<typeof startConsoleFleet>>;
 let folder: string;
-const prefixes: string[] = [];
 let fleet: Awaited<ReturnType<typeof startTestFleet>>;
 let baseUrl: string;
 let browser: Browser;
@@ -36,51 +32,14 @@ before(async () => {
   await writeFile(join(folder, 'empty.jpg'), Buffer.alloc(0));
   await writeFile(join(folder, 'text.jpg'), 'a text file wearing a .jpg name');
   await writeFile(join(folder, 'notes.txt'), 'skipped by extension');
-  services = await startServices();
-  await Promise.all(['results', 'uploads'].map((bucket) => ensureBucket(services, bucket)));
-  stores = new StoreRegistry(services.s3);
-  fleet = await startTestFleet(services, stores, prefixes, { AUTH: 'on', LOCAL_SOURCE_ROOTS: folder });
-  fleet.startWorker();
-  baseUrl = await fleet.producer.app.listen({ host: '127.0.0.1', port: 0 });
+  consoleFleet = await startConsoleFleet(folder);
+  ({ fleet, baseUrl, browser } = consoleFleet);
   user = await apiKey(fleet.producer, ['submit', 'read'], 'catalog-team');
-  browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  await fleet?.close();
-  stores?.close();
-  if (services) {
-    for (const prefix of prefixes) await deleteRedisPrefix(services.redisUrl, prefix);
-    await services.stop();
-  }
-  if (folder) await rm(folder, { recursive: true, force: true });
-});
+after(() => consoleFleet?.close());
 
-async function openConsole(width = 1280): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true });
-  const page = await context.newPage();
-  await page.goto(`${baseUrl}/`);
-  return page;
-}
-
-/** Signs in from the keyboard alone: Tab to the key field, type, Enter. */
-async function signInByKeyboard(page: Page, token: string): Promise<void> {
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-  await page.keyboard.press('Tab');
-  assert.equal(await focusedName(page), 'Skip to content', 'the first Tab stop is the skip link');
-  for (let stops = 0; stops < 5 && !(await page.getByLabel('API key').evaluate((element) => element === element.ownerDocument.activeElement)); stops++) await page.keyboard.press('Tab');
-  await page.keyboard.type(token);
-  await page.keyboard.press('Enter');
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
-}
-
-const resultCards = (page: Page) => page.getByRole('list', { name: 'Results' }).getByRole('listitem');
-
-async function assertAccessible(page: Page, where: string): Promise<void> {
-  const violations = await accessibilityViolations(page);
-  assert.deepEqual(violations, [], `${where}: ${JSON.stringify(violations, null, 1)}`);
-}
+const openConsole = (width = 1280) => openConsolePage(browser, baseUrl, width);
 
 test('submit a folder batch, watch it finish, open a result, filter failures, download JSONL and CSV', async () => {
   const page = await openConsole();
@@ -103,7 +62,7 @@ test('submit a folder batch, watch it finish, open a result, filter failures, do
   await page.waitForURL(/#\/batches\//);
   batchId = decodeURIComponent(new URL(page.url()).hash.replace('#/batches/', ''));
 
-  await page.getByTestId('batch-state').filter({ hasText: /^completed with errors$/ }).waitFor({ timeout: WAIT_MS });
+  await waitForBatchState(page, 'completed with errors');
   await resultCards(page).nth(GOOD.length + Object.keys(BAD).length - 1).waitFor({ timeout: WAIT_MS });
   assert.equal(await resultCards(page).count(), GOOD.length + Object.keys(BAD).length);
   await page.locator('.grid img.thumb').nth(GOOD.length - 1).waitFor({ timeout: WAIT_MS });
@@ -111,6 +70,8 @@ test('submit a folder batch, watch it finish, open a result, filter failures, do
   assert.match(await page.getByRole('button', { name: 'Open result empty.jpg' }).innerText(), /no preview \(empty\)/);
   assert.equal(await page.getByRole('button', { name: 'Retry failed' }).isEnabled(), true, 'failed inputs can be retried');
   assert.equal(await page.getByRole('button', { name: 'Cancel' }).isDisabled(), true, 'a finished batch cannot be cancelled');
+  assert.equal(await summaryValue(page, 'Priority').innerText(), '1');
+  assert.equal(await summaryValue(page, 'Cached').innerText(), '0 (0 % hit rate)', 'a pixel task is never answered from the result cache');
   await assertAccessible(page, 'batch page');
 
   // Open a result from the keyboard; Escape closes it and gives focus back to its card.
@@ -159,6 +120,7 @@ test('an upload shows its result beside the image when it is ready', async () =>
   await page.getByRole('link', { name: 'Upload' }).click();
   await page.getByLabel('Image', { exact: true }).setInputFiles({ name: 'shelf.jpg', mimeType: 'image/jpeg', buffer: await syntheticPhoto(42, 800, 600) });
   await page.getByLabel('Task').selectOption('inspect');
+  await page.getByLabel('Model').locator('option[value="none"]').waitFor({ state: 'attached', timeout: WAIT_MS });
   await page.getByRole('button', { name: 'Upload' }).click();
   await page.getByTestId('job-state').filter({ hasText: /^completed$/ }).waitFor({ timeout: WAIT_MS });
   await page.locator('.job img.thumb').waitFor({ timeout: WAIT_MS });

@@ -6,6 +6,7 @@ import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } fro
 import { startTestFleet } from '../helpers/test-fleet.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
 import { apiKey } from '../helpers/http.js';
+import { waitFor } from '../helpers/processes.js';
 import { syntheticPhoto, truncated } from '../helpers/images.js';
 
 let services: TestServices;
@@ -134,6 +135,14 @@ test('bull-board at /admin/queues answers admin keys only, by header or by the s
   assert.equal(queues.statusCode, 200, queues.body);
   const names = (queues.json() as { queues: { name: string }[] }).queues.map((queue) => queue.name).sort();
   assert.deepEqual(names, ['finalize', 'images', 'vlm', 'webhooks']);
+  // A model's own queue used after the board was mounted (no worker serves the model: its job waits there) joins on the next API call.
+  await fleet.submit({ task: 'tagging', model: 'board-model', source: { keys: ['console/good.jpg'], bucket: 'photos' } }, owner.auth);
+  const waitingOnBoard = async () => {
+    const answer = await fleet.producer.app.inject({ url: '/admin/queues/api/queues', cookies: { imagefleet_admin: cookie.value } });
+    const queue = (answer.json() as { queues: { name: string; counts: Record<string, number> }[] }).queues.find((entry) => entry.name === 'vlm-board-model');
+    return (queue?.counts.prioritized ?? 0) + (queue?.counts.waiting ?? 0);
+  };
+  await waitFor(async () => (await waitingOnBoard()) === 1, 30_000, 'the model queue on the board with its waiting job');
   const crossSite = await fleet.producer.app.inject({ url: '/admin/queues/api/queues', cookies: { imagefleet_admin: cookie.value }, headers: { origin: 'https://evil.example' } });
   assert.equal(crossSite.statusCode, 403, 'a cross-origin request is refused even with the cookie');
   const wrongCookie = await fleet.producer.app.inject({ url: '/admin/queues/api/queues', cookies: { imagefleet_admin: owner.token } });

@@ -19,3 +19,8 @@ export function stateLabel(state: string): string {
 export function progressOf(batch: { total: number; completed: number; failed: number }): number {
   return batch.total === 0 ? 0 : (batch.completed + batch.failed) / batch.total;
 }
+
+/** 0.375 → "37.5 %". */
+export function formatShare(fraction: number): string {
+  return `${Math.round(fraction * 1000) / 10} %`;
+}

@@ -5,6 +5,7 @@ import { useHashRoute } from './hooks';
 import { session } from './session';
 import { BatchList } from './views/BatchList';
 import { BatchPage } from './views/BatchPage';
+import { FleetBanner } from './views/FleetBanner';
 import { NewBatch } from './views/NewBatch';
 import { SignIn } from './views/SignIn';
 import { Upload } from './views/Upload';
@@ -24,7 +25,8 @@ async function openAdminSession(): Promise<boolean> {
 
 function Page({ route }: { route: string }) {
   const batch = /^#\/batches\/(.+)$/.exec(route);
-  if (batch) return <BatchPage batchId={decodeURIComponent(batch[1]!)} />;
+  // Keyed by the id: another batch is a fresh page, never the last one's state under a new id.
+  if (batch) return <BatchPage key={batch[1]} batchId={decodeURIComponent(batch[1]!)} />;
   if (route === '#/new') return <NewBatch />;
   if (route === '#/upload') return <Upload />;
   return <BatchList />;
@@ -71,6 +73,7 @@ function App() {
       <main id="main" tabIndex={-1}>
         {access === 'checking' && <p aria-busy="true">Loading…</p>}
         {access === 'signed-out' && <SignIn onSignedIn={enter} />}
+        {access === 'signed-in' && <FleetBanner admin={admin} />}
         {access === 'signed-in' && <Page route={route} />}
       </main>
     </>

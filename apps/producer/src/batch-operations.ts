@@ -85,7 +85,8 @@ export class BatchOperations {
     if (batch.state !== 'completed_with_errors') return { result: 'wrong_state' };
     const inputs: ImageJobSpec[] = [];
     for await (const page of batches.outcomes(batch.id)) {
-      for (const outcome of page) if (outcome.status !== 'ok') inputs.push(imageJobSpec(batch, outcome.key));
+      // A split document's outcome (`document`) is no failure: its pages have outcomes of their own.
+      for (const outcome of page) if (outcome.status === 'failed' || outcome.status === 'unstorable') inputs.push(imageJobSpec(batch, outcome.key));
     }
     const retried = await batches.reopenFailed(batch.id, batch.createdAt, inputs.map((spec) => ({ jobId: spec.jobId, data: JSON.stringify(spec.data) })));
     if (retried === undefined) return { result: 'wrong_state' };

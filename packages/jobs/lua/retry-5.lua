@@ -1,7 +1,8 @@
 -- Moves a batch that finished with failed inputs back to running, to run those inputs again.
 -- KEYS: batch hash, done hash, queued-jobs index, index of unfinished batches, skipped list.
 -- ARGV: batch id, unfinished-index score (its creation time, ms), then (job id, job data JSON) per
--- input to retry. Only inputs whose recorded outcome is failed or unstorable are taken: the outcome
+-- input to retry. Only inputs whose recorded outcome is failed or unstorable are taken (not ok, nor a
+-- split document, whose pages have their own outcomes): the outcome
 -- leaves the done hash and the failed counter, the input enters the queued-jobs index (the caller
 -- enqueues it next). The records lose their TTL and the batch is unfinished again; finalize rewrites
 -- the manifest once the retried inputs have outcomes.
@@ -11,7 +12,7 @@ if redis.call('HGET', KEYS[1], 'state') ~= 'completed_with_errors' then return -
 local retried = 0
 for i = 3, #ARGV, 2 do
   local done = redis.call('HGET', KEYS[2], ARGV[i])
-  if done and string.sub(done, 1, 3) ~= 'ok\t' then
+  if done and (string.sub(done, 1, 7) == 'failed\t' or string.sub(done, 1, 11) == 'unstorable\t') then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
     retried = retried + 1

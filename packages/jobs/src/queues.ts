@@ -134,7 +134,12 @@ export const finalizeJobId = (batchId: string): string => `finalize-${batchId}`;
 /** The webhook job's fixed id: one delivery per batch. */
 export const webhookJobId = (batchId: string): string => `webhook-${batchId}`;
 
-/** Every BullMQ queue, for the queue administration UI (bull-board at /admin/queues); nothing else needs them. */
-export function adminQueues(queues: Queues): Queue[] {
-  return [queues.images, queues.vlm, queues.finalize, queues.webhooks];
+/**
+ * Every BullMQ queue, for the queue administration UI (bull-board at /admin/queues); nothing else
+ * needs them: images, vlm, the queue of every model ever routed to (the model-queues set, read
+ * now), finalize, webhooks.
+ */
+export async function adminQueues(queues: Queues, redis: Redis): Promise<Queue[]> {
+  const models = (await redis.smembers(modelQueuesKey(queues.prefix))).sort();
+  return [queues.images, queues.vlm, ...models.map((model) => queues.forRoute({ kind: 'model', model })), queues.finalize, queues.webhooks];
 }

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson } from '../api';
-import { formatEta, formatTime, progressOf, stateLabel } from '../format';
+import { formatEta, formatShare, formatTime, progressOf, stateLabel } from '../format';
 import { usePolling } from '../hooks';
 import { FINISHED_STATES, type BatchStatus, type ResultLine } from '../types';
 import { BatchActions } from './BatchActions';
@@ -16,8 +16,9 @@ export function BatchPage({ batchId }: { batchId: string }) {
   const batch = status.data;
   const running = batch !== undefined && !FINISHED_STATES.includes(batch.state);
   const done = batch ? batch.completed + batch.failed : 0;
-  // Results are read again whenever the count of finished inputs moves.
-  const results = usePolling(() => loadResults(batchId), 0, false, [batchId, done]);
+  // Results are read again whenever the count of finished inputs, the state or the end moves (a
+  // retry can finish between two polls with the same count).
+  const results = usePolling(() => loadResults(batchId), 0, false, [batchId, done, batch?.state, batch?.finishedAt]);
   const [filter, setFilter] = useState('all');
   const [shown, setShown] = useState(PAGE);
   const [open, setOpen] = useState<ResultLine>();
@@ -37,8 +38,11 @@ export function BatchPage({ batchId }: { batchId: string }) {
         <div><dt>Skipped</dt><dd>{batch.skipped}</dd></div>
         <div><dt>ETA</dt><dd>{running ? formatEta(batch.eta) : '—'}</dd></div>
         <div><dt>Created</dt><dd>{formatTime(batch.createdAt)}</dd></div>
-        {batch.model && <div><dt>Model</dt><dd>{batch.model}</dd></div>}
-        {batch.detail && <div><dt>Waiting</dt><dd>{batch.detail}</dd></div>}
+        <div><dt>Priority</dt><dd>{batch.priority}</dd></div>
+        <div><dt>Model</dt><dd>{batch.model ?? 'any worker'}</dd></div>
+        <div><dt>Cached</dt><dd data-testid="batch-cached">{batch.cached ?? 0} ({formatShare(batch.cacheHitRate ?? 0)} hit rate)</dd></div>
+        {(batch.documents ?? 0) > 0 && <div><dt>Documents</dt><dd data-testid="batch-documents">{batch.documents} ({batch.pages} pages)</dd></div>}
+        {batch.detail && <div class="wide"><dt>Waiting</dt><dd>{batch.detail}</dd></div>}
       </dl>
       <BatchActions batch={batch} onChange={status.refresh} />
       <h2>Results</h2>
@@ -56,10 +60,11 @@ export function BatchPage({ batchId }: { batchId: string }) {
       {results.error && <p class="error" role="alert">{results.error}</p>}
       <ul class="grid" aria-label="Results">
         {visible.slice(0, shown).map((line) => (
-          <li key={line.key}>
+          // Keyed by status too: a retried input gets a fresh card (and thumbnail).
+          <li key={`${line.status}:${line.key}`}>
             <button type="button" class={`card card-${line.status}`} onClick={() => setOpen(line)} aria-label={`Open result ${line.key}`}>
               <Thumbnail batchId={batch.id} inputKey={line.key} />
-              <span class="card-key">{line.key}</span>
+              <span class="card-key">{line.key}{line.cached && <span class="badge"> cached</span>}</span>
               <span class="card-summary">{summaryOf(line)}</span>
             </button>
           </li>
@@ -80,6 +85,7 @@ function ResultDialog({ batchId, line, onClose }: { batchId: string; line: Resul
   return (
     <dialog ref={dialog} class="detail" aria-labelledby="detail-title" onClose={onClose}>
       <h2 id="detail-title">{line.key}</h2>
+      {line.cached && <p class="muted">From the result cache{line.cachedFrom ? ` (computed by batch ${line.cachedFrom.batchId})` : ''}.</p>}
       <div class="detail-body">
         <Thumbnail batchId={batchId} inputKey={line.key} size="large" />
         <ResultFields line={line} />

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { describeError, getJson, postJson } from '../api';
+import { describeError, postJson } from '../api';
 import { loadTaskNames } from '../tasks';
-import type { FleetModel } from '../types';
+import { ModelSelect } from './ModelSelect';
 
 type SourceKind = 'local' | 's3' | 'keys';
 
@@ -14,7 +14,6 @@ function sourceOf(kind: SourceKind, fields: { path: string; bucket: string; pref
 /** POST /v1/batches from a form: task, source (folder, S3 prefix or key list), options (JSON), model, priority. */
 export function NewBatch() {
   const [tasks, setTasks] = useState<string[]>(['inspect']);
-  const [models, setModels] = useState<FleetModel[]>([]);
   const [task, setTask] = useState('inspect');
   const [kind, setKind] = useState<SourceKind>('local');
   const [fields, setFields] = useState({ path: '', bucket: '', prefix: '', keys: '' });
@@ -25,7 +24,6 @@ export function NewBatch() {
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     loadTaskNames().then(setTasks, () => undefined);
-    getJson<{ models: FleetModel[] }>('/v1/models').then((answer) => setModels(answer.models), () => undefined);
   }, []);
   const field = (name: keyof typeof fields) => ({ value: fields[name], onInput: (event: Event) => setFields({ ...fields, [name]: (event.currentTarget as HTMLInputElement).value }) });
   const submit = async (event: Event) => {
@@ -69,12 +67,7 @@ export function NewBatch() {
         {kind === 's3' && <label>Prefix<input {...field('prefix')} placeholder="photos/2026/" /></label>}
         {kind === 'keys' && <label>Keys, one per line<textarea {...field('keys')} required rows={5} /></label>}
         <label>Options (JSON)<textarea value={options} onInput={(event) => setOptions(event.currentTarget.value)} rows={3} /></label>
-        <label>Model
-          <select value={model} onChange={(event) => setModel(event.currentTarget.value)}>
-            <option value="">Any worker</option>
-            {models.map((entry) => <option key={entry.modelId} value={entry.modelId}>{entry.modelId} ({entry.totals.workers} workers)</option>)}
-          </select>
-        </label>
+        <ModelSelect value={model} onChange={setModel} />
         <label>Priority (1-10)<input type="number" min={1} max={10} value={priority} onInput={(event) => setPriority(event.currentTarget.value)} /></label>
         {error && <p class="error" role="alert">{error}</p>}
         <button type="submit" disabled={busy}>Submit batch</button>

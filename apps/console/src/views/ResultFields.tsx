@@ -1,4 +1,4 @@
-import type { ResultLine } from '../types';
+import type { PageLine, ResultLine } from '../types';
 
 type Fields = Record<string, unknown>;
 
@@ -56,36 +56,74 @@ function Colours({ colours }: { colours: unknown }) {
   );
 }
 
+/** A model task's output: tags as chips, the other fields (invoice fields, line items), its warnings. */
+function ModelOutput({ result }: { result: Fields & { output: Fields } }) {
+  const { tags, ...output } = result.output;
+  const warnings = Array.isArray(result.warnings) ? result.warnings.map(String) : [];
+  return (
+    <>
+      {Array.isArray(tags) && (
+        <ul class="chips" aria-label="Tags">
+          {tags.map((tag) => <li key={String(tag)}>{String(tag)}</li>)}
+        </ul>
+      )}
+      <FieldList fields={output} label="Fields" />
+      {warnings.length > 0 && (
+        <ul class="warnings" aria-label="Warnings">
+          {warnings.map((warning) => <li key={warning}>⚠ {warning}</li>)}
+        </ul>
+      )}
+      {typeof result.model === 'string' && <p class="muted">model {result.model}</p>}
+    </>
+  );
+}
+
+/** A document's pages (`result.pages`), in page order, each with its own result or failure. */
+function DocumentPages({ pages }: { pages: PageLine[] }) {
+  const ordered = [...pages].sort((a, b) => a.page - b.page);
+  return (
+    <ol class="pages" aria-label="Pages">
+      {ordered.map((page) => (
+        <li key={page.page} class={`page-${page.status}`}>
+          <strong>Page {page.page}</strong>: {summaryOf(page)}
+          <ResultFields line={page} />
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function documentPages(result: Fields | undefined): PageLine[] | undefined {
+  return result && isPlainObject(result.document) && Array.isArray(result.pages) ? (result.pages as PageLine[]) : undefined;
+}
+
 /**
  * A result's fields as a reviewer reads them: a model task's output (tags as chips, attributes,
- * invoice fields and line items) with its warnings; a pixel task's measurements; a failure's code.
+ * invoice fields and line items) with its warnings; a pixel task's measurements; a failure's code;
+ * a document's joined output and its pages in order.
  */
 export function ResultFields({ line }: { line: ResultLine }) {
-  if (line.status === 'failed') {
-    return (
-      <p class="failure" role="status">
-        <strong>{line.error?.code}</strong>: {line.error?.message}
-      </p>
-    );
-  }
+  const pages = documentPages(line.result);
   const result = line.result ?? {};
-  if (isPlainObject(result.output)) {
-    const { tags, ...output } = result.output;
-    const warnings = Array.isArray(result.warnings) ? result.warnings.map(String) : [];
+  const failure = line.status === 'failed' && (
+    <p class="failure" role="status">
+      <strong>{line.error?.code}</strong>: {line.error?.message}
+    </p>
+  );
+  if (pages) {
     return (
       <div class="result">
-        {Array.isArray(tags) && (
-          <ul class="chips" aria-label="Tags">
-            {tags.map((tag) => <li key={String(tag)}>{String(tag)}</li>)}
-          </ul>
-        )}
-        <FieldList fields={output} label="Fields" />
-        {warnings.length > 0 && (
-          <ul class="warnings" aria-label="Warnings">
-            {warnings.map((warning) => <li key={warning}>⚠ {warning}</li>)}
-          </ul>
-        )}
-        {typeof result.model === 'string' && <p class="muted">model {result.model}</p>}
+        {failure}
+        {isPlainObject(result.output) && <ModelOutput result={{ ...result, output: result.output }} />}
+        <DocumentPages pages={pages} />
+      </div>
+    );
+  }
+  if (failure) return failure;
+  if (isPlainObject(result.output)) {
+    return (
+      <div class="result">
+        <ModelOutput result={{ ...result, output: result.output }} />
       </div>
     );
   }
@@ -101,6 +139,8 @@ export function ResultFields({ line }: { line: ResultLine }) {
 /** One line on a card: the failure code, the tags, or the size and format. */
 export function summaryOf(line: ResultLine): string {
   if (line.status === 'failed') return line.error?.code ?? 'failed';
+  const pages = documentPages(line.result);
+  if (pages) return `document, ${pages.length} pages`;
   const result = line.result ?? {};
   if (isPlainObject(result.output)) {
     const { tags, vendor, total, currency } = result.output;

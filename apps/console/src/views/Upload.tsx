@@ -3,13 +3,15 @@ import { describeError, getJson, request } from '../api';
 import { usePolling } from '../hooks';
 import { loadTaskNames } from '../tasks';
 import type { JobStatus } from '../types';
+import { ModelSelect } from './ModelSelect';
 import { ResultFields } from './ResultFields';
 import { Thumbnail } from './Thumbnail';
 
-/** POST /v1/images, then the job's state until its result is ready, shown beside the image. */
+/** POST /v1/images (file, task, model), then the job's state until its result is ready, shown beside the image. */
 export function Upload() {
   const [tasks, setTasks] = useState<string[]>(['inspect']);
   const [task, setTask] = useState('inspect');
+  const [model, setModel] = useState('');
   const [file, setFile] = useState<File>();
   const [jobId, setJobId] = useState<string>();
   const [error, setError] = useState<string>();
@@ -23,6 +25,7 @@ export function Upload() {
     setJobId(undefined);
     const form = new FormData();
     form.append('task', task);
+    if (model) form.append('model', model);
     form.append('file', file);
     try {
       const answer = (await (await request('/v1/images', { method: 'POST', body: form })).json()) as { jobId: string };
@@ -41,6 +44,7 @@ export function Upload() {
             {tasks.map((name) => <option key={name} value={name}>{name}</option>)}
           </select>
         </label>
+        <ModelSelect value={model} onChange={setModel} />
         {error && <p class="error" role="alert">{error}</p>}
         <button type="submit">Upload</button>
       </form>

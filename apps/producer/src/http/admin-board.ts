@@ -16,6 +16,8 @@ export const ADMIN_COOKIE = 'imagefleet_admin';
  * bull-board (the BullMQ queue UI) at /admin/queues, for keys with the admin scope. Its page and
  * its own API calls come from the browser without an Authorization header, so the key may also
  * come in the ADMIN_COOKIE, set by POST /v1/admin/session (HttpOnly, SameSite=Strict, this path only).
+ * Every image queue is listed, the per-model ones included (those used before the mount at once,
+ * a later one from the board's next API call).
  */
 export function adminBoard(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -25,7 +27,20 @@ export function adminBoard(deps: ProducerDeps) {
     await registerRateLimit(app, deps.config, deps.redis);
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(ADMIN_BOARD_PATH);
-    createBullBoard({ queues: adminQueues(deps.queues).map((queue) => new BullMQAdapter(queue)), serverAdapter, options: { uiConfig: { boardTitle: 'imagefleet' } } });
+    const shown = new Set<string>();
+    const adapters = async () => {
+      const fresh = (await adminQueues(deps.queues, deps.redis)).filter((queue) => !shown.has(queue.name));
+      for (const queue of fresh) shown.add(queue.name);
+      return fresh.map((queue) => new BullMQAdapter(queue));
+    };
+    const board = createBullBoard({ queues: await adapters(), serverAdapter, options: { uiConfig: { boardTitle: 'imagefleet' } } });
+    // A model's queue first used after the mount joins on the board's next API call (the UI polls
+    // it): one SMEMBERS per call, queues already shown untouched.
+    app.addHook('preHandler', async (request) => {
+      if (!request.url.startsWith(`${ADMIN_BOARD_PATH}/api/`)) return;
+      const fresh = await adapters().catch((error: unknown) => (request.log.warn({ err: error }, 'bull-board: the model queues could not be read; the board shows the ones it knows'), []));
+      if (fresh.length > 0) board.setQueues(fresh);
+    });
     await app.register(serverAdapter.registerPlugin(), { prefix: ADMIN_BOARD_PATH });
   };
 }
