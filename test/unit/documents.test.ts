@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ImagefleetError, type ResultLine } from '@imagefleet/core';
+import { ImagefleetError, splitPageKey, type ResultLine } from '@imagefleet/core';
+import { inputJobSpec } from '@imagefleet/jobs';
 import { inspectDocument, preparePage, prepareImage } from '@imagefleet/imaging';
 import { joinDocument, joinInvoice, pageJobSpecs, type PageLine } from '@imagefleet/worker';
 import { brokenPdf, invoicePdf, makePdf, multiPageImage } from '../helpers/documents.js';
@@ -70,6 +71,11 @@ test('page jobs: one per page, ids from batch + <key>#page=<n>, the page in thei
   assert.equal(new Set(specs.map((spec) => spec.jobId)).size, 3);
   assert.ok(specs.every((spec) => spec.jobId.startsWith('b1-') && spec.data.source.key === 'a/inv.pdf'));
   assert.deepEqual(pageJobSpecs({ batchId: 'b1', task: 'invoice', source: { store: 's3://in', key: 'a/inv.pdf' }, results: 's3://out' }, 3), specs);
+  // A retry rebuilds a failed page's job from its result key: the same job as the split made.
+  const batch = { id: 'b1', task: 'invoice', sourceStore: 's3://in', resultsUrl: 's3://out' };
+  assert.deepEqual(inputJobSpec(batch, 'a/inv.pdf#page=2'), specs[1]);
+  assert.deepEqual(inputJobSpec(batch, 'a/inv.pdf').data, { batchId: 'b1', task: 'invoice', source: { store: 's3://in', key: 'a/inv.pdf' }, results: 's3://out' });
+  assert.deepEqual([splitPageKey('a/x#page=1.pdf'), splitPageKey('a/x.pdf#page=12')], [{ key: 'a/x#page=1.pdf' }, { key: 'a/x.pdf', page: 12 }]);
 });
 
 const okPage = (page: number, output: Record<string, unknown>): PageLine => ({ page, key: `inv.pdf#page=${page}`, status: 'ok', result: { output, warnings: [] } });

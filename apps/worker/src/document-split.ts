@@ -1,6 +1,6 @@
-import { deriveJobId, ImagefleetError, pageKey, type ImageJobData, type Logger } from '@imagefleet/core';
+import { ImagefleetError, pageKey, type ImageJobData, type Logger } from '@imagefleet/core';
 import { inspectDocument } from '@imagefleet/imaging';
-import { batchRoute, batchShare, type ImageJobSpec, type WorkJob } from '@imagefleet/jobs';
+import { batchRoute, batchShare, inputJobSpec, type ImageJobSpec, type WorkJob } from '@imagefleet/jobs';
 import { getTask } from '@imagefleet/tasks';
 import type { WorkerDeps } from './deps.js';
 
@@ -9,12 +9,8 @@ import type { WorkerDeps } from './deps.js';
  * Ids come from batch + `<key>#page=<n>`, so enqueueing them again adds nothing.
  */
 export function pageJobSpecs(data: ImageJobData, pages: number): ImageJobSpec[] {
-  const { batchId, task, source, results } = data;
-  return Array.from({ length: pages }, (_, index) => ({
-    jobId: deriveJobId(batchId, pageKey(source.key, index + 1)),
-    name: task,
-    data: { batchId, task, source, results, page: index + 1 } satisfies ImageJobData,
-  }));
+  const batch = { id: data.batchId, task: data.task, sourceStore: data.source.store, resultsUrl: data.results };
+  return Array.from({ length: pages }, (_, index) => inputJobSpec(batch, pageKey(data.source.key, index + 1)));
 }
 
 /** Through the same call the lister uses: the batch's queue (its model's), index and fair share. */

@@ -14,3 +14,9 @@ export function resultKeyOf(data: Pick<ImageJobData, 'source' | 'page'>): string
 export function isPageKey(key: string): boolean {
   return /#page=[1-9]\d*$/.test(key);
 }
+
+/** A result key split into its source key and, for a page's key (`<key>#page=<n>`), the page. */
+export function splitPageKey(resultKey: string): { key: string; page?: number } {
+  const match = /^(.*)#page=([1-9]\d*)$/s.exec(resultKey);
+  return match ? { key: match[1]!, page: Number(match[2]) } : { key: resultKey };
+}

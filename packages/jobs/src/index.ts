@@ -14,3 +14,4 @@ export * from './consumers.js';
 export * from './failed-lines.js';
 export * from './api-keys.js';
 export * from './worker-heartbeats.js';
+export * from './input-job.js';
