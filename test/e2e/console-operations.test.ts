@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { startTestFleet } from '../helpers/test-fleet.js';
 import { waitForBatchEnd } from '../helpers/producer.js';
+import { waitFor } from '../helpers/processes.js';
 import { apiKey } from '../helpers/http.js';
 import { syntheticPhoto, truncated } from '../helpers/images.js';
 import { multiPageImage } from '../helpers/documents.js';
@@ -154,7 +155,8 @@ test('the batch list filters by state and loads more with the next cursor', asyn
 
   await page.getByLabel('State').selectOption({ label: 'cancelled' });
   await rows.filter({ hasText: cancelledBatch }).waitFor();
-  await page.waitForFunction(`document.querySelectorAll('table tbody tr').length === 1`);
+  // Polled from here (the console's CSP forbids evaluating strings in the page).
+  await waitFor(async () => (await rows.count()) === 1, CONSOLE_WAIT_MS, 'the cancelled filter to leave one row');
   await page.getByLabel('State').selectOption({ label: 'paused' });
   await page.getByText('No paused batches.').waitFor();
   await page.getByLabel('State').selectOption({ label: 'completed' });
