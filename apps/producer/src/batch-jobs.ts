@@ -5,5 +5,3 @@ import { getTask } from '@imagefleet/tasks';
 export function routeOf(batch: Pick<BatchRecord, 'task' | 'model'>): JobRoute {
   return batchRoute(batch, getTask(batch.task)?.kind ?? 'pixels');
 }
-
-export { batchShare as shareOf, inputJobSpec as imageJobSpec } from '@imagefleet/jobs';

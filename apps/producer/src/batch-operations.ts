@@ -1,6 +1,6 @@
 import type { Logger } from '@imagefleet/core';
-import type { BatchRecord, ImageJobSpec, JobBackend } from '@imagefleet/jobs';
-import { imageJobSpec, routeOf, shareOf } from './batch-jobs.js';
+import { batchShare, inputJobSpec, type BatchRecord, type ImageJobSpec, type JobBackend } from '@imagefleet/jobs';
+import { routeOf } from './batch-jobs.js';
 
 /** Jobs enqueued (and old ones removed) per call when a retry puts failed inputs back. */
 const RETRY_PAGE = 1000;
@@ -67,7 +67,7 @@ export class BatchOperations {
     for await (const page of jobs.queuedJobs(batchId)) {
       const finished = await batches.finishedJobIds(batchId, page.map((job) => job.jobId));
       const specs = page.filter((job) => !finished.has(job.jobId));
-      await jobs.enqueueImages(route, shareOf(batch), specs);
+      await jobs.enqueueImages(route, batchShare(batch), specs);
       offered += specs.length;
     }
     return offered;
@@ -86,7 +86,7 @@ export class BatchOperations {
     const inputs: ImageJobSpec[] = [];
     for await (const page of batches.outcomes(batch.id)) {
       // A split document's outcome (`document`) is no failure: its pages have outcomes of their own.
-      for (const outcome of page) if (outcome.status === 'failed' || outcome.status === 'unstorable') inputs.push(imageJobSpec(batch, outcome.key));
+      for (const outcome of page) if (outcome.status === 'failed' || outcome.status === 'unstorable') inputs.push(inputJobSpec(batch, outcome.key));
     }
     const retried = await batches.reopenFailed(batch.id, batch.createdAt, inputs.map((spec) => ({ jobId: spec.jobId, data: JSON.stringify(spec.data) })));
     if (retried === undefined) return { result: 'wrong_state' };
@@ -96,7 +96,7 @@ export class BatchOperations {
     for (let start = 0; start < inputs.length; start += RETRY_PAGE) {
       const page = inputs.slice(start, start + RETRY_PAGE);
       await jobs.removeImageJobs(route, page.map((spec) => spec.jobId));
-      await jobs.enqueueImages(route, shareOf(batch), page);
+      await jobs.enqueueImages(route, batchShare(batch), page);
     }
     this.logger.info({ batchId: batch.id, retried }, 'batch retry: failed inputs enqueued again');
     return { result: 'retried', retried };

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SkipReason } from '@imagefleet/core';
-import type { BatchRecord, JobRoute, RecordPageResult } from '@imagefleet/jobs';
+import { batchShare, inputJobSpec, type BatchRecord, type JobRoute, type RecordPageResult } from '@imagefleet/jobs';
 import type { BlobInfo } from '@imagefleet/storage';
 import type { ProducerDeps } from './deps.js';
-import { imageJobSpec, routeOf, shareOf } from './batch-jobs.js';
+import { routeOf } from './batch-jobs.js';
 import { ListingRoom } from './listing-room.js';
 import { skipReasonOf } from './source.js';
 
@@ -149,9 +149,9 @@ export class BatchLister {
     const { batches, jobs } = this.deps.background;
     const images = inputs.filter((input) => !input.skip).map((input) => input.key);
     const skippedInputs = inputs.flatMap((input) => (input.skip ? [{ key: input.key, reason: input.skip }] : []));
-    const specs = images.map((key) => imageJobSpec(batch, key));
+    const specs = images.map((key) => inputJobSpec(batch, key));
     const finished = await batches.finishedJobIds(batch.id, specs.map((spec) => spec.jobId));
-    await jobs.enqueueImages(route, shareOf(batch), specs.filter((spec) => !finished.has(spec.jobId)));
+    await jobs.enqueueImages(route, batchShare(batch), specs.filter((spec) => !finished.has(spec.jobId)));
     return batches.recordPage(batch.id, { enqueued: images.length, skipped: skippedInputs.length, skippedInputs, after, cursor });
   }
 

@@ -79,8 +79,6 @@ export interface Queues {
   prefix: string;
   images: Queue<ImageJobData>;
   vlm: Queue<ImageJobData>;
-  /** The queue a task of this kind goes to. */
-  forKind(kind: TaskKind): Queue<ImageJobData>;
   /** The queue an input goes to: a model task naming a model goes to that model's queue (created on first use, then cached). */
   forRoute(route: JobRoute): Queue<ImageJobData>;
   finalize: Queue<FinalizeJobData>;
@@ -103,17 +101,15 @@ export function createQueues(connection: Redis, prefix: string, policy: JobPolic
   };
   for (const queue of [images, vlm, finalize, webhooks]) listen(queue);
   const modelQueues = new Map<string, Queue<ImageJobData>>();
-  const forKind = (kind: TaskKind) => (kind === 'model' ? vlm : images);
   return {
     prefix,
     images,
     vlm,
     finalize,
     webhooks,
-    forKind,
     forRoute(route) {
       const model = routedModel(route);
-      if (model === undefined) return forKind(route.kind);
+      if (model === undefined) return route.kind === 'model' ? vlm : images;
       let queue = modelQueues.get(model);
       if (!queue) {
         queue = new Queue<ImageJobData>(modelQueueName(model), { connection, prefix, defaultJobOptions: imageJobOptions(policy) });
