@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTinyModel, type TinyModelFiles } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import { StoreRegistry } from '@imagefleet/storage';
 import { compileSchema, invoiceTask, taggingTask, type ModelTaskResult } from '@imagefleet/tasks';
 import { deleteRedisPrefix, ensureBucket, startServices, type TestServices } from '../helpers/services.js';
@@ -211,7 +211,7 @@ describe('ENGINE=llama: crash and memory policies (test hooks in the engine host
     const poisonedKey = keys[5]!;
     // The host sees the prepared, re-encoded JPEG: compute the same bytes here.
     const source = await stores.open('s3://photos').get(poisonedKey, { maxBytes: 1e8 });
-    const jpeg = await encodeJpeg(await prepareImage(source, { maxPixels: 100_000_000 }, taggingTask.budget));
+    const { jpeg } = await prepareJpeg(source, { maxPixels: 100_000_000 }, taggingTask.budget);
     const digest = createHash('sha256').update(jpeg).digest('hex');
     const f = await fleet(tiny, { ENGINE_SLOTS: '2', ENGINE_MAX_CRASHES: '2' });
     try {

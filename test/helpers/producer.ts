@@ -82,12 +82,12 @@ export async function pausedForRoom(producer: TestProducer, batchId: string, tot
 const FINISHED = new Set(['completed', 'completed_with_errors', 'cancelled']);
 
 /** Polls the batch's status until it has ended: through app.inject, or a producer process's status(). */
-export async function waitForBatchEnd(producer: TestProducer | { status(batchId: string): Promise<BatchStatus> }, batchId: string, timeoutMs = 60_000): Promise<BatchStatus> {
+export async function waitForBatchEnd(producer: TestProducer | { status(batchId: string): Promise<BatchStatus> }, batchId: string, timeoutMs = 60_000, pollMs = 100): Promise<BatchStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = 'app' in producer ? await batchStatus(producer, batchId) : await producer.status(batchId);
     if (FINISHED.has(status.state)) return status;
     if (Date.now() > deadline) throw new Error(`batch ${batchId} not finished after ${timeoutMs} ms: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

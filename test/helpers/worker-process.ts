@@ -15,7 +15,9 @@ export interface LogLine {
 
 /** `imagefleet <command>` as a real child process; its JSON log lines are parsed as they arrive. */
 export function spawnFleetProcess(command: 'worker' | 'producer', env: Record<string, string>) {
-  const child = spawnLogged(process.execPath, ['--enable-source-maps', cli, command], { ...process.env, ...env, LOG_LEVEL: 'info' });
+  // FLEET_NODE_ARGS (space-separated) adds node flags to fleet processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a bench.
+  const nodeArgs = process.env.FLEET_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawnLogged(process.execPath, ['--enable-source-maps', ...nodeArgs, cli, command], { ...process.env, ...env, LOG_LEVEL: 'info' });
   const lines: LogLine[] = [];
   let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, ImagefleetError } from '@imagefleet/core';
 import { EngineHost, EngineSupervisor, LlamaServerEngine, makeTinyModel, type TinyModelFiles, type VisionEngine } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import { boundSchema, customTask, type JsonSchema } from '@imagefleet/tasks';
 import { syntheticPhoto } from '../helpers/images.js';
 import { llamaServerBinary } from '../helpers/llama-server.js';
@@ -28,7 +28,7 @@ const FREEZERS = new Set(['300,000-value enum', '20,000 anyOf branches']);
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'imagefleet-schema-'));
   tiny = await makeTinyModel(join(dir, 'tiny'), { seed: 7 });
-  imageJpeg = await encodeJpeg(await prepareImage(await syntheticPhoto(3, 200, 150), { maxPixels: 1e8 }, customTask.budget));
+  imageJpeg = (await prepareJpeg(await syntheticPhoto(3, 200, 150), { maxPixels: 1e8 }, customTask.budget)).jpeg;
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, ImagefleetError } from '@imagefleet/core';
 import { EngineHost, ModelFileError, makeTinyModel, validateModelPair, type EngineAnswer, type TinyModelFiles } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import { compileSchema, taggingTask } from '@imagefleet/tasks';
 import { syntheticPhoto } from '../helpers/images.js';
 import { waitFor } from '../helpers/processes.js';
@@ -90,8 +90,8 @@ function watchEscapes(): { escaped: unknown[]; stop(): void } {
 }
 
 async function taggingInput(seed: number) {
-  const image = await prepareImage(await syntheticPhoto(seed, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
-  return { imageJpeg: await encodeJpeg(image), prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}) };
+  const image = await prepareJpeg(await syntheticPhoto(seed, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
+  return { imageJpeg: image.jpeg, prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}) };
 }
 
 test('the host answers with schema-valid JSON, survives being killed mid-inference, and restarts', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, ImagefleetError } from '@imagefleet/core';
 import { EngineStartError, LlamaServerEngine, makeTinyModel, type LlamaServerEngineOptions, type TinyModelFiles } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import { compileSchema, taggingTask } from '@imagefleet/tasks';
 import { syntheticPhoto } from '../helpers/images.js';
 import { waitFor } from '../helpers/processes.js';
@@ -30,8 +30,8 @@ function serverEngine(files: TinyModelFiles, extra: Partial<LlamaServerEngineOpt
 }
 
 async function taggingInput(seed: number, deadlineMs = 60_000) {
-  const image = await prepareImage(await syntheticPhoto(seed, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
-  return { imageJpeg: await encodeJpeg(image), prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}), seed, deadlineMs };
+  const image = await prepareJpeg(await syntheticPhoto(seed, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
+  return { imageJpeg: image.jpeg, prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}), seed, deadlineMs };
 }
 
 /** Resolves once llama-server reports a slot processing a request. */

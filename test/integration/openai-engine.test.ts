@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, ImagefleetError, type ResultLine } from '@imagefleet/core';
 import { EngineStartError, OpenAiEngine, makeTinyModel, type AnalyzeInput, type TinyModelFiles } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage, sniffImageFormat } from '@imagefleet/imaging';
+import { prepareJpeg, sniffImageFormat } from '@imagefleet/imaging';
 import { StoreRegistry } from '@imagefleet/storage';
 import { customTask, taggingTask, type ModelTask, type ModelTaskResult } from '@imagefleet/tasks';
 import { startWorker, textTokensPerSlot, type RunningWorker } from '@imagefleet/worker';
@@ -164,8 +164,8 @@ async function serverMetric(llama: RunningLlamaServer, name: string): Promise<nu
 }
 
 async function engineInput(task: ModelTask, options: Record<string, unknown>, seed = 1): Promise<AnalyzeInput> {
-  const image = await prepareImage(await syntheticPhoto(seed, 640, 480), { maxPixels: 1e8 }, task.budget);
-  return { imageJpeg: await encodeJpeg(image), prompt: task.prompt(options), schema: task.schema(options), maxTokens: task.maxOutputTokens(options), seed, deadlineMs: 120_000 };
+  const image = await prepareJpeg(await syntheticPhoto(seed, 640, 480), { maxPixels: 1e8 }, task.budget);
+  return { imageJpeg: image.jpeg, prompt: task.prompt(options), schema: task.schema(options), maxTokens: task.maxOutputTokens(options), seed, deadlineMs: 120_000 };
 }
 
 function openAiEngine(url: string, healthIntervalMs = 60_000): OpenAiEngine {

@@ -9,7 +9,7 @@ import {
   CODE_STD, GgmlType, GgufWriter, LlamaServerEngine, encodeTensor, f16BitsToF32, makeSyntheticModel, syntheticProjectorFile, syntheticTextFile,
   syntheticVocabulary, syntheticWriter, validateModelPair, weightSource, type GgmlTypeName, type SyntheticProjectorType, type SyntheticType,
 } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import { compileSchema, taggingTask } from '@imagefleet/tasks';
 import { syntheticPhoto } from '../helpers/images.js';
 import { llamaServerBinary } from '../helpers/llama-server.js';
@@ -279,9 +279,9 @@ describe('a small synthetic model on disk: read back and served by the real llam
       });
       try {
         await engine.start();
-        const image = await prepareImage(await syntheticPhoto(3, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
+        const image = await prepareJpeg(await syntheticPhoto(3, 300, 200), { maxPixels: 1e8 }, taggingTask.budget);
         const answer = await engine.analyze({
-          imageJpeg: await encodeJpeg(image), prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}), seed: 1, deadlineMs: 60_000,
+          imageJpeg: image.jpeg, prompt: taggingTask.prompt({}), schema: taggingTask.schema({}), maxTokens: taggingTask.maxOutputTokens({}), seed: 1, deadlineMs: 60_000,
         });
         assert.ok(compileSchema(taggingTask.schema({}))(JSON.parse(answer.text)), answer.text);
         // 300x200 -> (300/32 x 200/32) merged patches, rounded: ~60 image tokens plus the prompt.

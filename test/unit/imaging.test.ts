@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { ImagefleetError } from '@imagefleet/core';
-import { encodeJpeg, prepareImage, sniffImageFormat } from '@imagefleet/imaging';
+import { prepareImage, prepareJpeg, sniffImageFormat } from '@imagefleet/imaging';
 import { exifRotated, pngDeclaring, syntheticPhoto, truncated } from '../helpers/images.js';
 
 const limits = { maxPixels: 50_000_000 };
@@ -37,8 +37,6 @@ test('a photo is resized to the budget, keeping its aspect, never enlarged', asy
   assert.deepEqual({ w: image.source.width, h: image.source.height, f: image.source.format }, { w: 1000, h: 500, f: 'jpeg' });
   const small = await prepareImage(await syntheticPhoto(3, 100, 80), limits, budget);
   assert.deepEqual([small.width, small.height], [100, 80]);
-  const jpeg = await encodeJpeg(small);
-  assert.deepEqual(sniffImageFormat(jpeg), { kind: 'image', format: 'jpeg' });
 });
 
 test('EXIF orientation is applied: a sideways photo comes out upright', async () => {
@@ -53,6 +51,27 @@ test('alpha is kept as a fourth channel', async () => {
   const image = await prepareImage(png, limits, budget);
   assert.equal(image.channels, 4);
   assert.equal(image.source.hasAlpha, true);
+});
+
+test('for a model engine the image is prepared straight to JPEG: the same size and pixels as the raw path, alpha flattened on white', async () => {
+  const photo = await syntheticPhoto(4, 800, 600);
+  const jpeg = await prepareJpeg(photo, limits, budget);
+  const raw = await prepareImage(photo, limits, budget);
+  assert.deepEqual([jpeg.width, jpeg.height, jpeg.exifRotated], [raw.width, raw.height, raw.exifRotated]);
+  assert.deepEqual(sniffImageFormat(jpeg.jpeg), { kind: 'image', format: 'jpeg' });
+  const decoded = await sharp(jpeg.jpeg).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([decoded.info.width, decoded.info.height, decoded.info.channels], [raw.width, raw.height, 3]);
+  // JPEG is lossy: the decoded pixels stay within a few levels of the raw path's on average.
+  const meanDifference = decoded.data.reduce((sum, value, index) => sum + Math.abs(value - raw.pixels[index]!), 0) / decoded.data.length;
+  assert.ok(meanDifference < 4, `mean difference ${meanDifference}`);
+
+  const sideways = await prepareJpeg(await exifRotated(300, 200), limits, { maxSide: 1000 });
+  assert.deepEqual([sideways.exifRotated, sideways.width, sideways.height], [true, 300, 200]);
+
+  const transparent = await sharp({ create: { width: 20, height: 10, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+  const flattened = await sharp((await prepareJpeg(transparent, limits, budget)).jpeg).raw().toBuffer();
+  assert.ok(flattened.every((value) => value > 245), 'a transparent image comes out white');
+  await assert.rejects(prepareJpeg(Buffer.from('just some text, named photo.jpg'), limits, budget), failsWith('not_an_image'));
 });
 
 test('bad inputs fail with stable codes', async () => {

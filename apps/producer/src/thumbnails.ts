@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { deriveJobId } from '@imagefleet/core';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import type { BatchRecord } from '@imagefleet/jobs';
 import type { ProducerDeps } from './deps.js';
 
@@ -30,7 +30,7 @@ export class Thumbnails {
     if (cached) return cached;
     if (!(await this.deps.batches.outcome(batch.id, deriveJobId(batch.id, key)))) return undefined;
     const bytes = await this.deps.stores.open(batch.sourceStore).get(key, { maxBytes: this.deps.config.maxImageBytes });
-    const jpeg = await encodeJpeg(await prepareImage(bytes, { maxPixels: this.deps.config.maxImagePixels }, { maxSide: THUMBNAIL_SIDE }), 80);
+    const { jpeg } = await prepareJpeg(bytes, { maxPixels: this.deps.config.maxImagePixels }, { maxSide: THUMBNAIL_SIDE }, { quality: 80 });
     this.cache.set(cacheKey, jpeg);
     return jpeg;
   }

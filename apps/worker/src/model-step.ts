@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ImagefleetError, type Logger } from '@imagefleet/core';
-import { encodeJpeg, type PreparedImage } from '@imagefleet/imaging';
+import type { PreparedJpeg } from '@imagefleet/imaging';
 import { cachedValidator, describeErrors, type ModelTask, type ModelTaskResult } from '@imagefleet/tasks';
 import type { CrashRecord, EngineSupervisor } from '@imagefleet/engine';
 
@@ -24,21 +24,21 @@ function seedFor(jobId: string, attempt: number): number {
 }
 
 /**
- * The engine step of a model task: re-encode the prepared image, generate under the task's JSON
- * schema (the supervisor gates slots and judges engine failures), then validate. Truncated or invalid output gets one more try with
- * another seed; after that the job fails with invalid_output and keeps the raw text and both seeds.
+ * The engine step of a model task: generate under the task's JSON schema (the supervisor gates
+ * slots and judges engine failures), then validate. Truncated or invalid output gets one more try
+ * with another seed; after that the job fails with invalid_output and keeps the raw text and both seeds.
  */
 export async function runModelTask(
   engine: EngineSupervisor,
   task: ModelTask,
-  image: PreparedImage,
+  image: PreparedJpeg,
   options: Record<string, unknown>,
   job: { id: string; crashes: CrashRecord },
   policy: ModelStepPolicy,
   log: Logger,
 ): Promise<ModelTaskResult> {
   const started = performance.now();
-  const imageJpeg = await encodeJpeg(image);
+  const imageJpeg = image.jpeg;
   const schema = task.schema(options);
   const validate = validatorFor(task.answerSchema?.(schema) ?? schema);
   const maxTokens = task.maxOutputTokens(options);

@@ -1,7 +1,7 @@
 import { ImagefleetError, resultKeyOf, toImagefleetError, type ImageJobData, type Logger, type ResultLine } from '@imagefleet/core';
-import { prepareImage, preparePage, type PreparedImage } from '@imagefleet/imaging';
+import { prepareImage, prepareJpeg, preparePage, preparePageJpeg, type PreparedJpeg } from '@imagefleet/imaging';
 import { FailJob, isFinalAttempt, PostponeJob, type WorkJob } from '@imagefleet/jobs';
-import { getTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
+import { getTask, type ModelTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
 import type { Stage } from '@imagefleet/metrics';
 import type { WorkerDeps } from './deps.js';
 import { runModelTask } from './model-step.js';
@@ -108,18 +108,28 @@ export function createImageProcessor(deps: WorkerDeps) {
   };
 }
 
-/** Prepare (sniff, pixel limit, EXIF rotate, resize; a document's page rendered) and run the task: the ok line of a fresh result. */
+/**
+ * Prepare (sniff, pixel limit, EXIF rotate, resize; a document's page rendered) and run the task:
+ * the ok line of a fresh result. A model task's image is encoded as JPEG in the pipeline that
+ * decoded it; a pixel task gets raw pixels.
+ */
 async function analyse(deps: WorkerDeps, task: Task, bytes: Buffer, options: Record<string, unknown>, job: WorkJob<ImageJobData>, timer: StageTimer, log: Logger): Promise<ResultLine> {
   const { page } = job.data;
   const limits = { maxPixels: deps.config.maxImagePixels };
-  const image = await timer.time('prepare', () => (page === undefined ? prepareImage(bytes, limits, task.budget) : preparePage(bytes, page, limits, task.budget)));
-  const result = await timer.time('infer', () => runTask(deps, task, image, options, job, log));
-  if (task.kind === 'model') countTokens(deps, task.name, result as ModelTaskResult);
+  let result: unknown;
+  if (task.kind === 'pixels') {
+    const image = await timer.time('prepare', () => (page === undefined ? prepareImage(bytes, limits, task.budget) : preparePage(bytes, page, limits, task.budget)));
+    result = await timer.time('infer', () => task.run(image, options));
+  } else {
+    const image = await timer.time('prepare', () => (page === undefined ? prepareJpeg(bytes, limits, task.budget) : preparePageJpeg(bytes, page, limits, task.budget)));
+    const answer = await timer.time('infer', () => runEngineTask(deps, task, image, options, job, log));
+    countTokens(deps, task.name, answer);
+    result = answer;
+  }
   return { key: resultKeyOf(job.data), status: 'ok', result };
 }
 
-async function runTask(deps: WorkerDeps, task: Task, image: PreparedImage, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<unknown> {
-  if (task.kind === 'pixels') return task.run(image, options);
+async function runEngineTask(deps: WorkerDeps, task: ModelTask, image: PreparedJpeg, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<ModelTaskResult> {
   if (!deps.engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
   const { engineTimeoutMs, engineMsPerToken } = deps.config;
   // Engine crashes this input was in flight for: kept with the job, so they survive retries.

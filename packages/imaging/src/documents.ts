@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { ImagefleetError } from '@imagefleet/core';
 import { looksLikePdf, pdfPageCount, renderPdfPage } from './pdf.js';
-import { prepareImage, type ImageBudget, type ImageLimits, type PreparedImage } from './prepare.js';
+import { toBudget, uprightImage, type ImageBudget, type ImageLimits, type PreparedImage, type PreparedJpeg, type UprightImage } from './prepare.js';
 import { sniffImageFormat, type ImageFormat } from './sniff.js';
 import { wideTiffPages } from './wide-tiff.js';
 
@@ -49,18 +49,19 @@ export async function inspectDocument(bytes: Buffer): Promise<DocumentInfo | und
  * same limits and steps as any image.
  */
 export async function preparePage(bytes: Buffer, page: number, limits: ImageLimits, budget: ImageBudget): Promise<PreparedImage> {
-  if (!isPdf(bytes)) return prepareImage(bytes, limits, budget, { page: page - 1 });
+  return toBudget(await uprightPage(bytes, page, limits, budget), budget, { as: 'pixels' });
+}
+
+/** preparePage for a model engine: the page encoded as JPEG in the pipeline that prepared it. */
+export async function preparePageJpeg(bytes: Buffer, page: number, limits: ImageLimits, budget: ImageBudget): Promise<PreparedJpeg> {
+  return toBudget(await uprightPage(bytes, page, limits, budget), budget, { as: 'jpeg' });
+}
+
+async function uprightPage(bytes: Buffer, page: number, limits: ImageLimits, budget: ImageBudget): Promise<UprightImage> {
+  if (!isPdf(bytes)) return uprightImage(bytes, limits, page - 1);
   const rendered = await renderPdfPage(bytes, page - 1, budget.maxSide, limits.maxPixels);
-  const { data, info } = await sharp(rendered.pixels, { raw: { width: rendered.width, height: rendered.height, channels: 4 } })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
   return {
+    upright: sharp(rendered.pixels, { raw: { width: rendered.width, height: rendered.height, channels: 4 } }).removeAlpha(),
     source: { format: 'pdf', width: rendered.width, height: rendered.height, bytes: bytes.length, hasAlpha: false, orientation: undefined },
-    exifRotated: false,
-    width: info.width,
-    height: info.height,
-    channels: 3,
-    pixels: data,
   };
 }

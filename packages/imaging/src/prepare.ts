@@ -49,6 +49,20 @@ function decodeError(error: unknown): ImagefleetError {
   return new ImagefleetError('corrupt_image', `Image could not be decoded: ${message}`, { cause: error });
 }
 
+/** A prepared image encoded for a model engine: resized and encoded in the pipeline that decoded it. */
+export interface PreparedJpeg extends Omit<PreparedImage, 'pixels' | 'channels'> {
+  jpeg: Buffer;
+}
+
+/** What a prepared image is handed on as: raw pixels (pixel tasks), or a JPEG (model engines). */
+export type PreparedAs = { as: 'pixels' } | { as: 'jpeg'; quality?: number };
+
+/** An upright, not yet resized pipeline and the facts about its source. */
+export interface UprightImage {
+  upright: Sharp;
+  source: SourceImageInfo;
+}
+
 /**
  * Validates and normalises an untrusted image: sniffs the format from its bytes, checks its
  * declared size against the pixel limit before decoding, applies EXIF orientation, and resizes
@@ -56,6 +70,19 @@ function decodeError(error: unknown): ImagefleetError {
  * (0-based) picks one page of a multi-page TIFF or one frame of a GIF or WebP (default the first).
  */
 export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: ImageBudget, { page }: { page?: number } = {}): Promise<PreparedImage> {
+  return toBudget(await uprightImage(bytes, limits, page), budget, { as: 'pixels' });
+}
+
+/**
+ * prepareImage for a model engine: the same checks and steps, and the result encoded as JPEG in
+ * the same libvips pipeline (one decode, one encode; no raw pixels in between).
+ */
+export async function prepareJpeg(bytes: Buffer, limits: ImageLimits, budget: ImageBudget, { page, quality }: { page?: number; quality?: number } = {}): Promise<PreparedJpeg> {
+  return toBudget(await uprightImage(bytes, limits, page), budget, { as: 'jpeg', quality });
+}
+
+/** Sniff, header and pixel-limit checks, then the upright pipeline (EXIF orientation applied). */
+export async function uprightImage(bytes: Buffer, limits: ImageLimits, page: number | undefined): Promise<UprightImage> {
   const sniffed = sniffImageFormat(bytes);
   if (sniffed.kind === 'empty') throw new ImagefleetError('empty', 'The object is empty (0 bytes)');
   if (sniffed.kind === 'unknown') {
@@ -67,7 +94,7 @@ export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: I
     // Header only (no pixels are decoded), so our own limit check below can name the size.
     metadata = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (error) {
-    if (sniffed.format === 'tiff' && (await wideTiffPages(bytes)) !== undefined) return prepareWideTiff(bytes, page ?? 0, limits, budget);
+    if (sniffed.format === 'tiff' && (await wideTiffPages(bytes)) !== undefined) return wideTiffImage(bytes, page ?? 0, limits);
     throw decodeError(error);
   }
   const { width, height } = metadata;
@@ -77,32 +104,35 @@ export async function prepareImage(bytes: Buffer, limits: ImageLimits, budget: I
   }
   const hasAlpha = metadata.hasAlpha ?? false;
   const source = { format: sniffed.format, width, height, bytes: bytes.length, hasAlpha, orientation: metadata.orientation };
-  return toBudget(sharp(bytes, options).rotate(), source, budget);
+  return { upright: sharp(bytes, options).rotate(), source };
 }
 
-/** The upright pipeline resized to the budget, as raw sRGB pixels (alpha kept only when the source has it). */
-async function toBudget(upright: Sharp, source: SourceImageInfo, budget: ImageBudget): Promise<PreparedImage> {
+/**
+ * The upright pipeline resized to the budget, in sRGB: raw pixels (alpha kept only when the
+ * source has it), or a JPEG flattened on white.
+ */
+export async function toBudget(image: UprightImage, budget: ImageBudget, output: { as: 'pixels' }): Promise<PreparedImage>;
+export async function toBudget(image: UprightImage, budget: ImageBudget, output: { as: 'jpeg'; quality?: number }): Promise<PreparedJpeg>;
+export async function toBudget({ upright, source }: UprightImage, budget: ImageBudget, output: PreparedAs): Promise<PreparedImage | PreparedJpeg> {
   try {
     const pipeline = upright.resize({ width: budget.maxSide, height: budget.maxSide, fit: 'inside', withoutEnlargement: true }).toColourspace('srgb');
+    const exifRotated = source.orientation !== undefined && source.orientation !== 1;
+    if (output.as === 'jpeg') {
+      const { data, info } = await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: output.quality ?? 90 }).toBuffer({ resolveWithObject: true });
+      return { source, exifRotated, width: info.width, height: info.height, jpeg: data };
+    }
     const { data, info } = await (source.hasAlpha ? pipeline.ensureAlpha() : pipeline.removeAlpha())
       .raw()
       .toBuffer({ resolveWithObject: true });
-    return {
-      source,
-      exifRotated: source.orientation !== undefined && source.orientation !== 1,
-      width: info.width,
-      height: info.height,
-      channels: info.channels === 4 ? 4 : 3,
-      pixels: data,
-    };
+    return { source, exifRotated, width: info.width, height: info.height, channels: info.channels === 4 ? 4 : 3, pixels: data };
   } catch (error) {
     throw decodeError(error);
   }
 }
 
 /** A page of a TIFF whose samples libvips cannot read (over 32 bits), decoded by wide-tiff.ts, then as any image. */
-async function prepareWideTiff(bytes: Buffer, page: number, limits: ImageLimits, budget: ImageBudget): Promise<PreparedImage> {
+async function wideTiffImage(bytes: Buffer, page: number, limits: ImageLimits): Promise<UprightImage> {
   const wide = await readWideTiffPage(bytes, page, limits.maxPixels);
   const source = { format: 'tiff' as const, width: wide.width, height: wide.height, bytes: bytes.length, hasAlpha: wide.channels % 2 === 0, orientation: undefined };
-  return toBudget(sharp(wide.pixels, { raw: { width: wide.width, height: wide.height, channels: wide.channels } }), source, budget);
+  return { upright: sharp(wide.pixels, { raw: { width: wide.width, height: wide.height, channels: wide.channels } }), source };
 }

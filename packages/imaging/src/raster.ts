@@ -31,8 +31,3 @@ export async function greyscale(image: PreparedImage): Promise<Raster> {
   const { data, info } = await fromPrepared(image).greyscale().raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
-
-/** Re-encodes a prepared image as JPEG (what a model engine receives: decoded and re-encoded, never raw input). */
-export async function encodeJpeg(image: PreparedImage, quality = 90): Promise<Buffer> {
-  return fromPrepared(image).flatten({ background: '#ffffff' }).jpeg({ quality }).toBuffer();
-}

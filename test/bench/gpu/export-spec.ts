@@ -15,7 +15,7 @@ import {
   GgufType, planEngine, publishedShapeKeys, syntheticFileNames, syntheticProjectorFile, syntheticTextFile, syntheticWriter, validateModelPair,
   type DeviceMemory, type GgufValue, type SyntheticFile, type SyntheticType,
 } from '@imagefleet/engine';
-import { encodeJpeg, prepareImage } from '@imagefleet/imaging';
+import { prepareJpeg } from '@imagefleet/imaging';
 import { taggingTask } from '@imagefleet/tasks';
 import { contextPerSlotFor } from '@imagefleet/worker';
 
@@ -95,8 +95,7 @@ export async function exportSpec(): Promise<{ spec: string; images: Map<string, 
   };
   const images = new Map<string, Buffer>();
   for (const name of readdirSync(samples).filter((file) => file.endsWith('.jpg')).sort()) {
-    const prepared = await prepareImage(readFileSync(join(samples, name)), { maxPixels: 1e8 }, taggingTask.budget);
-    images.set(name, await encodeJpeg(prepared));
+    images.set(name, (await prepareJpeg(readFileSync(join(samples, name)), { maxPixels: 1e8 }, taggingTask.budget)).jpeg);
   }
   return { spec: `${JSON.stringify(spec)}\n`, images };
 }
