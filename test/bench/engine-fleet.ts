@@ -159,7 +159,8 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   await waitFor(() => worker.lines.some((line) => line.msg === 'worker started'), 120_000, 'worker start').catch((error: Error) => {
     throw new Error(`${error.message}: ${worker.child.output().slice(-1500)}`);
   });
-  const enginePid = childPids(worker.child.pid!)[0];
+  // The engine's process: the worker's child (llama-server or the llama.node host), or for ENGINE=openai the server started here.
+  const enginePid = server?.pid ?? childPids(worker.child.pid!)[0];
   if (process.env.BENCH_NICE_WORKER) for (const tid of readdirSync(`/proc/${worker.child.pid}/task`)) setPriority(Number(tid), Number(process.env.BENCH_NICE_WORKER));
   const machineBefore = machineBusySeconds();
   const redisBefore = commandCpuSeconds('redis-server');
