@@ -11,7 +11,7 @@
 // box every core-second the fleet spends outside llama-server is one the engine does not get.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, setPriority, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@imagefleet/core';
 import { ChatClient, cpuThreadArgs, EngineHost, LlamaServerEngine, makeTinyModel, type AnalyzeInput, type VisionEngine } from '@imagefleet/engine';
@@ -22,7 +22,7 @@ import { deleteRedisPrefix, ensureBucket, startServices } from '../helpers/servi
 import { testConfig, testEnv } from '../helpers/fleet.js';
 import { startTestProducer, waitForBatchEnd } from '../helpers/producer.js';
 import { spawnWorker } from '../helpers/worker-process.js';
-import { freePort, stopProcess, waitFor } from '../helpers/processes.js';
+import { freePort, processCpuSeconds, stopProcess, waitFor } from '../helpers/processes.js';
 import { metricsAt, samplesOf } from '../helpers/fleet-metrics.js';
 import { syntheticPhoto } from '../helpers/images.js';
 import { llamaServerBinary } from '../helpers/llama-server.js';
@@ -161,12 +161,11 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   });
   // The engine's process: the worker's child (llama-server or the llama.node host), or for ENGINE=openai the server started here.
   const enginePid = server?.pid ?? childPids(worker.child.pid!)[0];
-  if (process.env.BENCH_NICE_WORKER) for (const tid of readdirSync(`/proc/${worker.child.pid}/task`)) setPriority(Number(tid), Number(process.env.BENCH_NICE_WORKER));
   const machineBefore = machineBusySeconds();
   const redisBefore = commandCpuSeconds('redis-server');
   const s3rverBefore = commandCpuSeconds('s3rver');
-  const engineCpuBefore = enginePid ? cpuSeconds(enginePid) : 0;
-  const workerCpuBefore = cpuSeconds(worker.child.pid!);
+  const engineCpuBefore = enginePid ? processCpuSeconds(enginePid) : 0;
+  const workerCpuBefore = processCpuSeconds(worker.child.pid!);
   const benchCpuBefore = process.cpuUsage();
   const startedAt = Date.now();
   const response = await producer.app.inject({ method: 'POST', url: '/v1/batches', payload: { task: 'tagging', source: { s3: { bucket: 'photos', prefix: kind === 'llama' ? 'bench-llama/' : 'bench/' } } } });
@@ -175,8 +174,8 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   const status = await waitForBatchEnd(producer, batchId, 1_800_000, 1000);
   const endedAt = Date.parse(status.finishedAt!);
   const seconds = (endedAt - startedAt) / 1000;
-  const workerCpu = cpuSeconds(worker.child.pid!) - workerCpuBefore;
-  const engineCpu = enginePid ? cpuSeconds(enginePid) - engineCpuBefore : 0;
+  const workerCpu = processCpuSeconds(worker.child.pid!) - workerCpuBefore;
+  const engineCpu = enginePid ? processCpuSeconds(enginePid) - engineCpuBefore : 0;
   const machineCpu = machineBusySeconds() - machineBefore;
   const redisCpu = commandCpuSeconds('redis-server') - redisBefore;
   const s3rverCpu = commandCpuSeconds('s3rver') - s3rverBefore;
@@ -190,7 +189,7 @@ async function fleet(kind: 'server' | 'llama' | 'openai', slots: number): Promis
   const failures = lines.filter((line) => line.status === 'failed').map((line) => line.error?.code);
   console.log(
     `fleet ENGINE=${kind}, ${slots} slots: last job -> batch finished ${endedAt - lastJobAt} ms; CPU s outside the engine: worker ${workerCpu.toFixed(2)}, ` +
-      `producer ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)}, s3rver ${s3rverCpu.toFixed(2)}, Redis ${redisCpu.toFixed(2)}, the rest of the machine ${(machineCpu - engineCpu - workerCpu - redisCpu - s3rverCpu - (benchCpu.user + benchCpu.system) / 1e6).toFixed(2)}; engine ${engineCpu.toFixed(2)} of ${(2 * seconds).toFixed(1)} core-seconds; failed ${JSON.stringify(failures)} (a failed input counts as processed: the peer rows ask it as often)`,
+      `producer ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)}, s3rver ${s3rverCpu.toFixed(2)}, Redis ${redisCpu.toFixed(2)}, the rest of the machine ${(machineCpu - engineCpu - workerCpu - redisCpu - s3rverCpu - (benchCpu.user + benchCpu.system) / 1e6).toFixed(2)}; engine ${engineCpu.toFixed(2)} of ${(availableParallelism() * seconds).toFixed(1)} core-seconds; failed ${JSON.stringify(failures)} (a failed input counts as processed: the peer rows ask it as often)`,
   );
   await stopProcess(worker.child);
   if (server) await stopProcess(server);
@@ -208,18 +207,13 @@ function machineBusySeconds(): number {
 /** CPU seconds of every process whose command line matches (pgrep -f). */
 function commandCpuSeconds(pattern: string): number {
   const pids = spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
-  return pids.reduce((sum, pid) => sum + (existsSync(`/proc/${pid}/stat`) ? cpuSeconds(pid) : 0), 0);
+  return pids.reduce((sum, pid) => sum + (existsSync(`/proc/${pid}/stat`) ? processCpuSeconds(pid) : 0), 0);
 }
 
 function childPids(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
-/** User + system CPU seconds of a process, all its threads (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 // BENCH_ROWS=peer,server,llama,fleet-server,fleet-openai,fleet-llama picks rows (default: all).
 const ROWS = new Set((process.env.BENCH_ROWS ?? 'peer,server,llama,fleet-server,fleet-openai,fleet-llama').split(','));
@@ -245,7 +239,7 @@ for (let round = 1; round <= REPEAT; round++) {
 const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 const table = [...new Map(rows.map((row) => [`${row.name}|${row.slots}`, row])).values()].map((first) => {
   const runs = rows.filter((row) => row.name === first.name && row.slots === first.slots);
-  return { ...first, runs: runs.length, rate: medianOf(runs.map((row) => row.rate)), tokensPerSecond: medianOf(runs.map((row) => row.tokensPerSecond ?? 0)), spread: runs.map((row) => row.rate.toFixed(3)).join(' ') };
+  return { ...first, rate: medianOf(runs.map((row) => row.rate)), tokensPerSecond: medianOf(runs.map((row) => row.tokensPerSecond ?? 0)), spread: runs.map((row) => row.rate.toFixed(3)).join(' ') };
 });
 console.log(`\n| row | slots | images/s (median) | images/s of each run | completion tokens/s | x llama-server alone (images/s) | x llama-server alone with the fleet's flags |\n| --- | --- | --- | --- | --- | --- | --- |`);
 for (const row of table) {

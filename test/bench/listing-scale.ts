@@ -9,7 +9,6 @@
 // Each phase gets its own redis-server, so its used_memory_peak is that phase's peak; used_memory
 // is sampled too. BENCH_LISTING_KEYS (default 1,000,000), BENCH_CONSUMER_CONCURRENCY (200),
 // BENCH_UNLIMITED=1 adds a phase without backpressure (LISTING_AHEAD above the key count).
-import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadConfig, type Config } from '@imagefleet/core';
@@ -18,7 +17,7 @@ import { BatchLister, closeProducerDeps, createProducerDeps } from '@imagefleet/
 import { StoreRegistry, s3SettingsFrom, type BlobInfo, type BlobStore, type ListOptions } from '@imagefleet/storage';
 import { startRedisProcess } from '../helpers/redis-process.js';
 import { startSampling } from '../helpers/sampling.js';
-import { spawnLogged, stopProcess, waitFor } from '../helpers/processes.js';
+import { processCpuSeconds, spawnLogged, stopProcess, waitFor } from '../helpers/processes.js';
 
 const KEYS = Number(process.env.BENCH_LISTING_KEYS ?? 1_000_000);
 const CONSUMER_CONCURRENCY = Number(process.env.BENCH_CONSUMER_CONCURRENCY ?? 200);
@@ -88,15 +87,9 @@ async function startFastConsumer(config: Config) {
     return child.output().includes('consumers ready');
   }, 60_000, 'the consumer process');
   return {
-    cpuSeconds: () => cpuSecondsOf(child.pid!),
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     close: () => stopProcess(child),
   };
-}
-
-/** User + system CPU seconds of a process (Linux /proc). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Redis's own CPU seconds (INFO cpu), main thread and background threads together. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A port that was free a moment ago (bind 0, read, close). */
@@ -44,4 +45,10 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   const code = await exited;
   clearTimeout(timer);
   return code;
+}
+
+/** User + system CPU seconds of a process, all its threads (Linux /proc). */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
