@@ -11,7 +11,7 @@
 // cost of encoding one analyze message in each IPC format the host has used: JSON with the JPEG
 // as base64 (serialization 'json') and the structured clone with the bytes as they are
 // ('advanced'), both ending as the bytes written to the pipe.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import { createLogger } from '@imagefleet/core';
 import { EngineHost, makeTinyModel } from '@imagefleet/engine';
 import { syntheticPhoto } from '../helpers/images.js';
+import { processCpuSeconds } from '../helpers/processes.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 64);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 1);
@@ -40,10 +41,7 @@ async function photo(seed: number): Promise<Buffer> {
 function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of stat (utime, stime) in clock ticks; index 11 and 12 after the name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return processCpuSeconds(pid) * 1000;
   } catch {
     return Number.NaN;
   }

@@ -47,8 +47,9 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   return code;
 }
 
-/** User + system CPU seconds of a process, all its threads (Linux /proc). */
+/** User + system CPU seconds of a process, all its threads (Linux /proc; fields 14 and 15 of stat, in clock ticks). */
 export function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }

@@ -55,11 +55,11 @@ after(async () => {
   }
 });
 
-async function batchOf(id: string, keys: string[], sourceStore = dir, webhook?: string): Promise<(key: string) => ImageJobData> {
-  await deps.batches.create({ id, task: 'inspect', source: { keys, bucket: 'x' }, sourceStore, resultsUrl: config.resultsUrl, webhook, webhookSecret: webhook && 'whsec_dGVzdA==' });
+async function batchOf(id: string, keys: string[], sourceStore = dir, webhook?: string, task = 'inspect'): Promise<(key: string) => ImageJobData> {
+  await deps.batches.create({ id, task, source: { keys, bucket: 'x' }, sourceStore, resultsUrl: config.resultsUrl, webhook, webhookSecret: webhook && 'whsec_dGVzdA==' });
   await deps.batches.recordPage(id, { enqueued: keys.length, skipped: 0, after: undefined, cursor: 'end' });
   await deps.batches.finishListing(id);
-  return (key) => ({ batchId: id, task: 'inspect', source: { store: sourceStore, key }, results: config.resultsUrl });
+  return (key) => ({ batchId: id, task, source: { store: sourceStore, key }, results: config.resultsUrl });
 }
 
 const readResult = (batchId: string, key: string) =>
@@ -84,6 +84,16 @@ test('bad input fails at once: the failure is recorded, then FailJob ends the jo
   await assert.rejects(createImageProcessor(deps)(workJob(deriveJobId('p2', 'text.jpg'), data('text.jpg'))), FailJob);
   assert.deepEqual(await deps.batches.outcome('p2', deriveJobId('p2', 'text.jpg')), { status: 'failed', key: 'text.jpg' });
   assert.equal((await readResult('p2', 'text.jpg')).error?.code, 'not_an_image');
+});
+
+test('a model task on a worker without an engine fails as engine_unavailable, without preparing the image for it', async () => {
+  const data = await batchOf('p6', ['ok.jpg'], dir, undefined, 'tagging');
+  const job = workJob(deriveJobId('p6', 'ok.jpg'), data('ok.jpg'), { attempts: 1 });
+  await assert.rejects(createImageProcessor(deps)(job), FailJob);
+  assert.equal((await readResult('p6', 'ok.jpg')).error?.code, 'engine_unavailable');
+  const stages = (await deps.metrics.stageSeconds.get()).values.filter((value) => value.labels.task === 'tagging' && value.metricName?.endsWith('_count'));
+  assert.deepEqual(stages.filter((value) => value.labels.stage === 'fetch').map((value) => value.value), [1]);
+  assert.deepEqual(stages.filter((value) => value.labels.stage === 'prepare').map((value) => value.value), []);
 });
 
 test('a storage error postpones the input without using an attempt, remembering since when', async () => {

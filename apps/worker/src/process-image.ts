@@ -2,6 +2,7 @@ import { ImagefleetError, resultKeyOf, toImagefleetError, type ImageJobData, typ
 import { prepareImage, prepareJpeg, preparePage, preparePageJpeg, type PreparedJpeg } from '@imagefleet/imaging';
 import { FailJob, isFinalAttempt, PostponeJob, type WorkJob } from '@imagefleet/jobs';
 import { getTask, type ModelTask, type ModelTaskResult, type Task } from '@imagefleet/tasks';
+import type { EngineSupervisor } from '@imagefleet/engine';
 import type { Stage } from '@imagefleet/metrics';
 import type { WorkerDeps } from './deps.js';
 import { runModelTask } from './model-step.js';
@@ -121,20 +122,22 @@ async function analyse(deps: WorkerDeps, task: Task, bytes: Buffer, options: Rec
     const image = await timer.time('prepare', () => (page === undefined ? prepareImage(bytes, limits, task.budget) : preparePage(bytes, page, limits, task.budget)));
     result = await timer.time('infer', () => task.run(image, options));
   } else {
+    // Before the image is prepared: a worker without an engine has nothing to prepare it for.
+    const { engine } = deps;
+    if (!engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
     const image = await timer.time('prepare', () => (page === undefined ? prepareJpeg(bytes, limits, task.budget) : preparePageJpeg(bytes, page, limits, task.budget)));
-    const answer = await timer.time('infer', () => runEngineTask(deps, task, image, options, job, log));
+    const answer = await timer.time('infer', () => runEngineTask(deps, engine, task, image, options, job, log));
     countTokens(deps, task.name, answer);
     result = answer;
   }
   return { key: resultKeyOf(job.data), status: 'ok', result };
 }
 
-async function runEngineTask(deps: WorkerDeps, task: ModelTask, image: PreparedJpeg, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<ModelTaskResult> {
-  if (!deps.engine) throw new ImagefleetError('engine_unavailable', `Task ${task.name} needs a vision engine and this worker runs with ENGINE=none`);
+async function runEngineTask(deps: WorkerDeps, engine: EngineSupervisor, task: ModelTask, image: PreparedJpeg, options: Record<string, unknown>, job: WorkJob<ImageJobData>, log: Logger): Promise<ModelTaskResult> {
   const { engineTimeoutMs, engineMsPerToken } = deps.config;
   // Engine crashes this input was in flight for: kept with the job, so they survive retries.
   const crashes = { previous: job.data.engineCrashes ?? 0, save: (count: number) => job.updateData({ ...job.data, engineCrashes: count }) };
-  return runModelTask(deps.engine, task, image, options, { id: job.id, crashes }, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
+  return runModelTask(engine, task, image, options, { id: job.id, crashes }, { timeoutMs: engineTimeoutMs, msPerToken: engineMsPerToken }, log);
 }
 
 function countTokens(deps: WorkerDeps, task: string, result: ModelTaskResult): void {
