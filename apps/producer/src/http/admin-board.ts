@@ -8,6 +8,8 @@ import { installAuth } from './auth.js';
 import { refuseCrossOrigin, refuseRebinding, registerRateLimit } from './hardening.js';
 import { guardedErrors } from './schemas.js';
 
+type AdminQueue = Awaited<ReturnType<typeof adminQueues>>[number];
+
 export const ADMIN_BOARD_PATH = '/admin/queues';
 /** The cookie that carries an admin key to /admin/queues, which a browser opens without our header. */
 export const ADMIN_COOKIE = 'imagefleet_admin';
@@ -16,8 +18,8 @@ export const ADMIN_COOKIE = 'imagefleet_admin';
  * bull-board (the BullMQ queue UI) at /admin/queues, for keys with the admin scope. Its page and
  * its own API calls come from the browser without an Authorization header, so the key may also
  * come in the ADMIN_COOKIE, set by POST /v1/admin/session (HttpOnly, SameSite=Strict, this path only).
- * Every image queue is listed, the per-model ones included (those used before the mount at once,
- * a later one from the board's next API call).
+ * Every queue is listed, the per-model ones from the board's first API call on (read from the
+ * model-queues set then, so a producer mounts the board before its Redis connection is up).
  */
 export function adminBoard(deps: ProducerDeps) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -28,14 +30,18 @@ export function adminBoard(deps: ProducerDeps) {
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(ADMIN_BOARD_PATH);
     const shown = new Set<string>();
-    const adapters = async () => {
-      const fresh = (await adminQueues(deps.queues, deps.redis)).filter((queue) => !shown.has(queue.name));
+    const unshown = (queues: AdminQueue[]) => {
+      const fresh = queues.filter((queue) => !shown.has(queue.name));
       for (const queue of fresh) shown.add(queue.name);
       return fresh.map((queue) => new BullMQAdapter(queue));
     };
-    const board = createBullBoard({ queues: await adapters(), serverAdapter, options: { uiConfig: { boardTitle: 'imagefleet' } } });
-    // A model's queue first used after the mount joins on the board's next API call (the UI polls
-    // it): one SMEMBERS per call, queues already shown untouched.
+    const adapters = async () => unshown(await adminQueues(deps.queues, deps.redis));
+    // Mounted without asking Redis (the producer's connection may not be up yet at start): the
+    // fixed queues now; the model queues join on the board's first API call, as any model queue
+    // first used after the mount does (the UI polls it): one SMEMBERS per call, queues already
+    // shown untouched.
+    const { images, vlm, finalize, webhooks } = deps.queues;
+    const board = createBullBoard({ queues: unshown([images, vlm, finalize, webhooks]), serverAdapter, options: { uiConfig: { boardTitle: 'imagefleet' } } });
     app.addHook('preHandler', async (request) => {
       if (!request.url.startsWith(`${ADMIN_BOARD_PATH}/api/`)) return;
       const fresh = await adapters().catch((error: unknown) => (request.log.warn({ err: error }, 'bull-board: the model queues could not be read; the board shows the ones it knows'), []));
